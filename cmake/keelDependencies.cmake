@@ -1,0 +1,51 @@
+# Finds keel's third-party dependencies and wraps each behind a keel-internal
+# target name (keel_dep::<name>), so keel's targets never depend on how a
+# distribution or package manager spells its targets.
+#
+# Used by keel's own build and, installed next to keelConfig.cmake, by consumers.
+# Input: KEEL_DEPENDENCIES, a list drawn from: boost uring mimalloc.
+
+include(CMakeFindDependencyMacro)
+
+# Inside a package config, find_dependency() reports failure to the consumer's
+# find_package(); in keel's own build a missing dependency is a hard error.
+macro(_keel_find name)
+    if(CMAKE_FIND_PACKAGE_NAME)
+        find_dependency(${name} ${ARGN})
+    else()
+        find_package(${name} ${ARGN} REQUIRED)
+    endif()
+endmacro()
+
+macro(_keel_dep_alias name real)
+    if(NOT TARGET keel_dep::${name})
+        add_library(keel_dep::${name} INTERFACE IMPORTED GLOBAL)
+        target_link_libraries(keel_dep::${name} INTERFACE ${real})
+    endif()
+endmacro()
+
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+_keel_find(Threads)
+
+if("boost" IN_LIST KEEL_DEPENDENCIES)
+    # keel::result is boost::system::result, which Boost >= 1.79 has.
+    _keel_find(Boost 1.81 CONFIG)
+    _keel_dep_alias(boost Boost::headers)
+endif()
+
+if("uring" IN_LIST KEEL_DEPENDENCIES)
+    _keel_find(LibUring 2.0)
+    _keel_dep_alias(uring LibUring::LibUring)
+endif()
+
+if("mimalloc" IN_LIST KEEL_DEPENDENCIES)
+    _keel_find(mimalloc 2.0 CONFIG)
+    # Debian exports an un-namespaced 'mimalloc'; static-only builds export 'mimalloc-static'.
+    if(TARGET mimalloc)
+        _keel_dep_alias(mimalloc mimalloc)
+    elseif(TARGET mimalloc-static)
+        _keel_dep_alias(mimalloc mimalloc-static)
+    else()
+        message(FATAL_ERROR "mimalloc was found but exports neither 'mimalloc' nor 'mimalloc-static'")
+    endif()
+endif()

@@ -1,0 +1,7 @@
+#pragma once
+
+/// Everything keel offers. Prefer the component headers (keel/platform.hpp, ...)
+/// or single-concept headers to keep compile times down.
+#include <keel/version.hpp>
+#include <keel/result.hpp>
+#include <keel/platform.hpp>

@@ -1,6 +1,18 @@
-# FindLibUring: liburing ships only a pkg-config file on Debian.
+# FindLibUring: liburing ships only a pkg-config file on Debian; package managers
+# (Conan's CMakeDeps) provide a liburing::liburing config target instead.
 #
 # Defines LibUring_FOUND, LibUring_VERSION and the imported target LibUring::LibUring.
+
+find_package(liburing CONFIG QUIET)
+if(TARGET liburing::liburing)
+    if(NOT TARGET LibUring::LibUring)
+        add_library(LibUring::LibUring INTERFACE IMPORTED)
+        target_link_libraries(LibUring::LibUring INTERFACE liburing::liburing)
+    endif()
+    set(LibUring_FOUND TRUE)
+    set(LibUring_VERSION "${liburing_VERSION}")
+    return()
+endif()
 
 find_package(PkgConfig QUIET)
 if(PkgConfig_FOUND)

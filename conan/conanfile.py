@@ -1,0 +1,106 @@
+import os
+
+from conan import ConanFile
+from conan.tools.build import check_min_cppstd
+from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
+from conan.tools.files import copy, rmdir
+
+required_conan_version = ">=2.0.9"
+
+
+class KeelConan(ConanFile):
+    name = "keel"
+    version = "0.1.0"
+    description = "Operating-system mechanisms for user space"
+    license = "Apache-2.0"
+    topics = ("systems", "allocators", "synchronization", "io_uring", "shared-memory")
+    package_type = "library"
+    settings = "os", "arch", "compiler", "build_type"
+    options = {
+        "shared": [True, False],
+        "fPIC": [True, False],
+        "with_liburing": [True, False],
+        "with_mimalloc": [True, False],
+    }
+    default_options = {
+        "shared": False,
+        "fPIC": True,
+        "with_liburing": True,
+        "with_mimalloc": True,
+    }
+    implements = ["auto_shared_fpic"]
+
+    # The recipe lives in conan/; the sources are the repository around it.
+    def export_sources(self):
+        root = os.path.join(self.recipe_folder, "..")
+        for pattern in ("CMakeLists.txt", "cmake/*", "include/*", "src/*", "LICENSE", "README.md"):
+            copy(self, pattern, root, self.export_sources_folder)
+
+    def config_options(self):
+        if self.settings.os != "Linux":
+            del self.options.with_liburing
+
+    def layout(self):
+        cmake_layout(self)
+
+    def requirements(self):
+        # keel::result is boost::system::result, visible in keel's headers.
+        self.requires("boost/[>=1.81 <2]", transitive_headers=True)
+        if self.options.get_safe("with_liburing"):
+            self.requires("liburing/[>=2.3]")
+        if self.options.with_mimalloc:
+            # keel's build finds mimalloc when KEEL_WITH_MIMALLOC is on.
+            self.requires("mimalloc/[>=2.0]")
+
+    def validate(self):
+        check_min_cppstd(self, 20)
+        if self.settings.os != "Linux":
+            from conan.errors import ConanInvalidConfiguration
+            raise ConanInvalidConfiguration("keel's platform layer needs Linux (futex, memfd, io_uring)")
+
+    def generate(self):
+        tc = CMakeToolchain(self)
+        tc.cache_variables["KEEL_BUILD_TESTS"] = False
+        tc.cache_variables["KEEL_BUILD_BENCHMARKS"] = False
+        tc.cache_variables["KEEL_BUILD_EXAMPLES"] = False
+        tc.cache_variables["KEEL_INSTALL"] = True
+        tc.cache_variables["KEEL_WARNINGS_AS_ERRORS"] = False
+        tc.cache_variables["KEEL_WITH_LIBURING"] = bool(self.options.get_safe("with_liburing"))
+        tc.cache_variables["KEEL_WITH_MIMALLOC"] = bool(self.options.with_mimalloc)
+        tc.generate()
+        # cmake/FindLibUring.cmake picks up the liburing::liburing target CMakeDeps makes.
+        CMakeDeps(self).generate()
+
+    def build(self):
+        cmake = CMake(self)
+        cmake.configure()
+        cmake.build()
+
+    def package(self):
+        copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))
+        cmake = CMake(self)
+        cmake.install()
+        rmdir(self, os.path.join(self.package_folder, "lib", "cmake"))
+        rmdir(self, os.path.join(self.package_folder, "share", "doc"))
+
+    def package_info(self):
+        # One Conan component per keel target, with the same names as keel's CMake package.
+        self.cpp_info.set_property("cmake_file_name", "keel")
+        self.cpp_info.set_property("cmake_target_name", "keel::keel")
+
+        platform = self.cpp_info.components["platform"]
+        platform.set_property("cmake_target_name", "keel::platform")
+        platform.libs = ["keel_platform"]
+        platform.requires = ["boost::headers"]
+        platform.system_libs = ["pthread"]
+        if self.options.get_safe("with_liburing"):
+            platform.requires.append("liburing::liburing")
+
+        sync = self.cpp_info.components["sync"]
+        sync.set_property("cmake_target_name", "keel::sync")
+        sync.libs = ["keel_sync"]
+        sync.requires = ["platform"]
+
+        umbrella = self.cpp_info.components["keel"]
+        umbrella.set_property("cmake_target_name", "keel::keel")
+        umbrella.requires = ["platform", "sync"]

@@ -1,4 +1,13 @@
+#include <keel/platform/anonymous_memory.hpp>
 #include <keel/platform/backend_status.hpp>
+#include <keel/platform/file_memory.hpp>
+#include <keel/platform/huge_page_memory.hpp>
+#include <keel/platform/io_engine.hpp>
+#include <keel/platform/numa_memory.hpp>
+#include <keel/platform/protection.hpp>
+#include <keel/platform/shared_memory.hpp>
+#include <keel/platform/topology.hpp>
+#include <keel/platform/wait_policy.hpp>
 #include <keel/version.hpp>
 
 #include <cstdio>
@@ -48,14 +57,38 @@ bool disabled_by_environment(std::string_view backend) {
     return false;
 }
 
+std::vector<backend_status> probe_memory_sources() {
+    return {anonymous_memory::probe(),    transparent_huge_page_memory::probe(),
+            hugetlb_memory::probe(),      memfd_memory::probe(),
+            posix_shm_memory::probe(),    numa_memory::probe(),
+            file_memory::probe()};
+}
+
 std::vector<backend_status> probe_backends() {
-    std::vector<backend_status> all;
+    std::vector<backend_status> all = probe_memory_sources();
+    for (auto&& group : {probe_wait_policies(), probe_io_engines(), probe_protection_domains()}) {
+        all.insert(all.end(), group.begin(), group.end());
+    }
     return all;
 }
 
 std::string probe_report_json() {
     std::string out = "{\n  \"keel_version\": ";
     append_json_string(out, version_string);
+    const topology& t = this_machine();
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  ",\n  \"topology\": {\"logical_cpus\": %zu, \"physical_cores\": %zu, "
+                  "\"packages\": %zu, \"numa_nodes\": %zu, \"cache_line_size\": %zu, "
+                  "\"page_size\": %zu, \"huge_page_size\": %zu, \"allowed_cpus\": [",
+                  t.logical_cpu_count, t.physical_core_count, t.package_count,
+                  t.numa_nodes.size(), t.cache_line_size, t.page_size, t.huge_page_size);
+    out += buf;
+    for (std::size_t i = 0; i < t.allowed_cpus.size(); ++i) {
+        if (i != 0) out += ", ";
+        out += std::to_string(t.allowed_cpus[i]);
+    }
+    out += "]}";
     out += ",\n  \"backends\": [";
     bool first = true;
     for (const auto& b : probe_backends()) {
@@ -79,6 +112,15 @@ std::string probe_report_text() {
     std::string out = "keel ";
     out += version_string;
     out += " platform probe\n";
+    const topology& t = this_machine();
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "\ntopology:\n  %zu logical CPUs (%zu allowed), %zu cores, %zu packages, "
+                  "%zu NUMA nodes\n  cache line %zu B, page %zu B, huge page %zu B\n",
+                  t.logical_cpu_count, t.allowed_cpus.size(), t.physical_core_count,
+                  t.package_count, t.numa_nodes.size(), t.cache_line_size, t.page_size,
+                  t.huge_page_size);
+    out += buf;
     std::string_view kind;
     for (const auto& b : probe_backends()) {
         if (b.kind != kind) {

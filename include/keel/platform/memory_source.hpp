@@ -9,6 +9,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace keel::platform {
 
@@ -58,6 +59,10 @@ concept memory_source = requires(S& s, const S& cs, std::size_t n, memory_region
     { S::name } -> std::convertible_to<std::string_view>;
     { S::probe() } -> std::same_as<backend_status>;
 };
+
+/// Probes every memory source keel has, in order: anonymous, transparent_huge_pages,
+/// hugetlb, memfd, posix_shm, numa, file. Thread-safe.
+[[nodiscard]] std::vector<backend_status> probe_memory_sources();
 
 /// Owns one region of a source and unmaps it on destruction. Move-only.
 /// The source must outlive the unique_region.

@@ -5,3 +5,4 @@
 #include <keel/version.hpp>
 #include <keel/result.hpp>
 #include <keel/platform.hpp>
+#include <keel/sync.hpp>

@@ -16,8 +16,9 @@ namespace keel::platform {
 /// A contiguous range of mapped memory handed out by a memory source. A plain
 /// descriptor: copying it does not copy or own the memory; give it back with the
 /// source's unmap(), or hold it in a unique_region. `fd()` is the file descriptor
-/// backing the mapping for shareable sources (memfd, file), -1 otherwise; the
-/// region owns it until unmapped.
+/// backing the mapping for shareable sources (memfd, posix_shm, file), -1 otherwise;
+/// whether unmap() closes it is the source's to say (memfd and posix_shm close it,
+/// file_memory keeps one fd for all its regions).
 class memory_region {
 public:
     constexpr memory_region() noexcept = default;
@@ -44,18 +45,24 @@ private:
     int _fd = -1;
 };
 
-/// A memory source maps regions of at least n bytes and unmaps them.
+/// Anything that maps and unmaps regions: a memory source, or the run-time choice
+/// any_memory_source.
 ///  - map(n): n is rounded up to granularity(); n == 0 or a size the source cannot
 ///    serve is an error (errc::invalid_argument, or the kernel's errno: ENOMEM when a
 ///    hugetlb pool is empty). Never throws for environmental failures.
 ///  - unmap(r): gives back a region this source mapped; noexcept.
 ///  - granularity(): the unit mappings are rounded to (page or huge-page size).
-///  - S::name and S::probe(): the backend's name and whether this machine offers it.
 template <class S>
-concept memory_source = requires(S& s, const S& cs, std::size_t n, memory_region r) {
+concept region_mapper = requires(S& s, const S& cs, std::size_t n, memory_region r) {
     { s.map(n) } -> std::same_as<result<memory_region>>;
     { s.unmap(r) } noexcept;
     { cs.granularity() } noexcept -> std::same_as<std::size_t>;
+};
+
+/// A memory source backend: a region_mapper with a static name and a probe
+/// (S::name, S::probe(): the backend's name and whether this machine offers it).
+template <class S>
+concept memory_source = region_mapper<S> && requires {
     { S::name } -> std::convertible_to<std::string_view>;
     { S::probe() } -> std::same_as<backend_status>;
 };
@@ -66,7 +73,7 @@ concept memory_source = requires(S& s, const S& cs, std::size_t n, memory_region
 
 /// Owns one region of a source and unmaps it on destruction. Move-only.
 /// The source must outlive the unique_region.
-template <memory_source Source>
+template <region_mapper Source>
 class unique_region {
 public:
     unique_region() noexcept = default;
@@ -107,7 +114,7 @@ private:
 };
 
 /// Maps n bytes from `source` into a unique_region.
-template <memory_source Source>
+template <region_mapper Source>
 [[nodiscard]] result<unique_region<Source>> map_unique(Source& source, std::size_t n) {
     auto r = source.map(n);
     if (!r) return r.error();
@@ -116,6 +123,8 @@ template <memory_source Source>
 
 /// A memory source chosen at run time (by probing or configuration): one virtual
 /// call per map/unmap, which is small next to the mmap system call behind it.
+/// It is a region_mapper (so unique_region and map_unique take it) but not a
+/// memory_source: its name is per object and it has no probe of its own.
 /// Thread-safety: as the wrapped source's.
 class any_memory_source {
 public:

@@ -13,7 +13,7 @@ namespace keel::platform {
 /// Seals on a memfd (the kernel's F_SEAL_* values). Seals only accumulate:
 ///  - shrink: the file cannot be truncated, so a peer's mapping never SIGBUSes;
 ///  - grow: the file cannot be extended;
-///  - write: no write at all (needs no writable shared mapping to exist: EBUSY otherwise);
+///  - write: no write at all; refused (EBUSY) while a writable shared mapping exists;
 ///  - future_write: no new writable mapping or write(); existing mappings stay writable;
 ///  - seal: no further seals.
 enum class memfd_seal : unsigned {

@@ -164,6 +164,11 @@ void check_type_erased(Source source) {
     CHECK(pattern_round_trips(*r));
     any.unmap(*r);
     CHECK_FALSE(any.map(0));
+
+    static_assert(region_mapper<any_memory_source> && !memory_source<any_memory_source>);
+    auto owned = map_unique(any, g);  // unique_region takes the run-time choice too
+    REQUIRE(owned);
+    CHECK(owned->get().size() == g);
 }
 
 struct temp_dir {

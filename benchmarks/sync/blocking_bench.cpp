@@ -22,6 +22,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "busy_work.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -35,32 +37,8 @@ namespace {
 namespace ks = keel::sync;
 namespace kp = keel::platform;
 
-// ---- calibrated busy work ---------------------------------------------------
-
-std::uint64_t burn(std::uint64_t rounds, std::uint64_t x) noexcept {
-    for (std::uint64_t i = 0; i < rounds; ++i) {
-        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-        benchmark::DoNotOptimize(x);
-    }
-    return x;
-}
-
-double ns_per_round() {
-    static const double value = [] {
-        constexpr std::uint64_t rounds = 20'000'000;
-        const auto start = std::chrono::steady_clock::now();
-        benchmark::DoNotOptimize(burn(rounds, 1));
-        const std::chrono::duration<double, std::nano> took =
-            std::chrono::steady_clock::now() - start;
-        return took.count() / static_cast<double>(rounds);
-    }();
-    return value;
-}
-
-std::uint64_t rounds_for(std::int64_t ns) {
-    if (ns <= 0) return 0;
-    return static_cast<std::uint64_t>(static_cast<double>(ns) / ns_per_round() + 0.5);
-}
+using keel::bench::burn;
+using keel::bench::rounds_for;
 
 // Release configuration spelled out (no stats, no checks), so a Debug build of the
 // benchmark measures the same lock.

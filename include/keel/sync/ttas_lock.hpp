@@ -9,18 +9,26 @@
 
 namespace keel::sync {
 
-/// Test-and-test-and-set spin lock with exponential backoff: waiters spin on a
-/// plain load (the line stays shared in their caches) and try the exchange only
-/// when the lock looks free; after a lost race they back off 1, 2, 4, ... up to
-/// 1024 pause rounds, then yield. Lockable; unlock from another thread after adopt().
+/// Test-and-test-and-set spin lock with exponential backoff: waiters look at the
+/// word with a plain load (the line stays shared in their caches) and try the
+/// exchange only when the lock looks free; between looks, and after a lost race,
+/// they back off under `Backoff` (see backoff_policy; default: 2, 4, 8, ... up to
+/// 8192 pause rounds, each wait from 1024 rounds on followed by a yield, so that a
+/// run with more threads than cores still makes progress). Lockable; unlock from
+/// another thread after adopt().
 /// Cost: 4 bytes (+8 with owner checks, +40 with lock_stats); uncontended
-/// lock+unlock is one load, one exchange and one store. Unfair: a releasing thread
-/// often reacquires before a backed-off waiter looks again (good throughput, no
-/// bound on waiting).
+/// lock+unlock is one exchange and one store. Unfair: a releasing thread often
+/// reacquires before a backed-off waiter looks again (good throughput, no bound on
+/// waiting; a waiter at the ceiling looks about every 8192 pauses).
+/// (A template taking a lock as `template <template <class> class, class, class> class`
+/// accepts ttas_lock with its Backoff defaulted, as C++17 allows.)
 template <template <class> class Atomic = std::atomic, class Stats = no_lock_stats,
-          class Checks = default_lock_checks>
+          class Checks = default_lock_checks, backoff_policy Backoff = backoff_policy{}>
+requires(Backoff.valid())
 class ttas_lock {
 public:
+    static constexpr backoff_policy backoff = Backoff;
+
     ttas_lock() noexcept = default;
     ttas_lock(const ttas_lock&) = delete;
     ttas_lock& operator=(const ttas_lock&) = delete;
@@ -30,7 +38,7 @@ public:
         _checks.before_lock(this);
         if (_word.exchange(1, std::memory_order_acquire) != 0) {
             _stats.on_wait();
-            detail::backoff wait;
+            detail::backoff<Backoff> wait;
             for (;;) {
                 while (_word.load(std::memory_order_relaxed) != 0) wait.pause();
                 if (_word.exchange(1, std::memory_order_acquire) == 0) break;

@@ -99,7 +99,7 @@ static_assert(ks::lockable<ks::recursive_mutex<ks::ttas_lock<>>> &&
 static_assert(ks::timed_lockable<rw_writers> && ks::timed_lockable<rw_readers>);
 static_assert(
     sizeof(ks::futex_mutex<std::atomic, kp::futex_wait, ks::no_lock_stats, ks::no_lock_checks>) ==
-    4);
+    8);
 static_assert(sizeof(ks::futex_mutex<std::atomic, kp::futex_wait, ks::no_lock_stats,
                                      ks::owner_lock_checks>) == 16);
 static_assert(sizeof(ks::counting_semaphore<8, std::atomic, kp::futex_wait, ks::no_lock_stats>) ==
@@ -283,6 +283,58 @@ TEMPLATE_TEST_CASE("futex_mutex counts acquisitions, contention and parks",
     CHECK(lock.stats().spins() >= 1);
     if constexpr (std::is_same_v<TestType, counted_hybrid_m>)
         CHECK(lock.wait_policy().parked() == 0);
+}
+
+TEST_CASE("futex_mutex adapts its spin budget", "[sync][blocking][stats][spin]") {
+    counted_futex_m lock;
+    static_assert(counted_futex_m::spin_rounds == 20);
+    CHECK(lock.spin_budget() == 20);
+    // A waiter that spins its whole budget and parks halves it: 20 -> 10 -> 5 -> 2 -> 1 -> 0.
+    for (std::uint32_t expected : {10u, 5u, 2u, 1u, 0u, 0u}) {
+        const auto parks = lock.stats().parks();
+        lock.lock();
+        std::thread waiter([&] {
+            lock.lock();
+            lock.unlock();
+        });
+        REQUIRE(eventually([&] { return lock.stats().parks() > parks; }));
+        lock.unlock();
+        waiter.join();
+        CHECK(lock.spin_budget() == expected);
+    }
+    // Uncontended use leaves it alone.
+    lock.lock();
+    lock.unlock();
+    CHECK(lock.spin_budget() == 0);
+    // Under contention it stays within [0, spin_rounds] and the lock stays exact.
+    std::uint64_t counter = 0;
+    std::atomic<bool> out_of_range{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 20000; ++i) {
+                std::lock_guard<counted_futex_m> g(lock);
+                ++counter;
+                if (lock.spin_budget() > counted_futex_m::spin_rounds) out_of_range = true;
+            }
+        });
+    }
+    for (auto& t : threads)
+        t.join();
+    CHECK(counter == 3 * 20000);
+    CHECK_FALSE(out_of_range.load());
+    // Spin budget 0: never spins, the budget never moves.
+    ks::futex_mutex<std::atomic, kp::futex_wait, ks::lock_stats, ks::default_lock_checks, 0> none;
+    none.lock();
+    std::thread waiter([&] {
+        none.lock();
+        none.unlock();
+    });
+    REQUIRE(eventually([&] { return none.stats().parks() > 0; }));
+    none.unlock();
+    waiter.join();
+    CHECK(none.spin_budget() == 0);
+    CHECK(none.stats().spins() == 0);
 }
 
 TEST_CASE("futex_mutex parks under contention and stays exact", "[sync][blocking][stats]") {

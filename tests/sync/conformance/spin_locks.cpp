@@ -39,6 +39,8 @@ TEST_CASE("lock policies cost nothing when off", "[sync][spin][stats][checks]") 
     static_assert(std::is_empty_v<no_lock_stats> && std::is_empty_v<no_lock_checks>);
     static_assert(sizeof(ks::tas_lock<std::atomic, no_lock_stats, no_lock_checks>) == 4);
     static_assert(sizeof(ks::ttas_lock<std::atomic, no_lock_stats, no_lock_checks>) == 4);
+    static_assert(sizeof(ks::ttas_lock<std::atomic, no_lock_stats, no_lock_checks,
+                                       ks::backoff_policy{.initial = 1, .ceiling = 1}>) == 4);
     static_assert(sizeof(ks::ticket_lock<std::atomic, no_lock_stats, no_lock_checks>) == 8);
     static_assert(sizeof(ks::mcs_lock<std::atomic, no_lock_stats, no_lock_checks>) == 16);
     static_assert(sizeof(ks::clh_lock<std::atomic, no_lock_stats, no_lock_checks>) == 24);
@@ -244,4 +246,61 @@ TEST_CASE("mcs_lock explicit-node form, mixed with the Lockable form", "[sync][s
     CHECK(state.violations.load() == 0);
     CHECK(state.plain_count == 6000);
     CHECK_FALSE(lock.is_locked());
+}
+
+// The backoff policy is a parameter of ttas_lock: every usable policy gives a correct
+// lock, and the waiter's delays follow it (initial, doubling, capped, yielding from
+// yield_from on).
+TEST_CASE("ttas_lock backoff policy", "[sync][spin][ttas][backoff]") {
+    constexpr ks::backoff_policy defaults{};
+    static_assert(defaults.initial == 2 && defaults.ceiling == 8192 && defaults.yield_from == 1024);
+    static_assert(ks::ttas_lock<>::backoff == defaults);
+    static_assert(defaults.valid());
+    static_assert(!ks::backoff_policy{.initial = 0}.valid());
+    static_assert(!ks::backoff_policy{.initial = 16, .ceiling = 8}.valid());
+
+    SECTION("the waiter's delay sequence") {
+        ks::detail::backoff<ks::backoff_policy{.initial = 3, .ceiling = 20, .yield_from = 12}> b;
+        std::vector<std::uint32_t> delays;
+        std::vector<bool> yields;
+        for (int i = 0; i < 6; ++i) {
+            delays.push_back(b.delay());
+            yields.push_back(b.yields());
+            b.pause();
+        }
+        CHECK(delays == std::vector<std::uint32_t>{3, 6, 12, 20, 20, 20});
+        CHECK(yields == std::vector<bool>{false, false, true, true, true, true});
+        CHECK(b.rounds() == 6);
+        ks::detail::backoff<ks::backoff_policy{.initial = 4, .ceiling = 4, .yield_from = 5}> never;
+        never.pause();
+        CHECK((never.delay() == 4 && !never.yields()));
+    }
+
+    SECTION("any usable policy excludes, with stats") {
+        using eager = ks::ttas_lock<std::atomic, ks::lock_stats, ks::default_lock_checks,
+                                    ks::backoff_policy{.initial = 1, .ceiling = 1, .yield_from = 0}>;
+        using gentle = ks::ttas_lock<std::atomic, ks::lock_stats, ks::default_lock_checks,
+                                     ks::backoff_policy{.initial = 1, .ceiling = 64, .yield_from = 1u << 31}>;
+        static_assert(ks::lockable<eager> && ks::lockable<gentle>);
+        auto run = [](auto& lock) {
+            std::uint64_t counter = 0;
+            std::vector<std::thread> threads;
+            for (int t = 0; t < 4; ++t) {
+                threads.emplace_back([&] {
+                    for (int i = 0; i < 20000; ++i) {
+                        std::lock_guard g(lock);
+                        ++counter;
+                    }
+                });
+            }
+            for (auto& t : threads) t.join();
+            CHECK(counter == 4 * 20000);
+            CHECK(lock.stats().acquisitions() == 4 * 20000);
+            CHECK_FALSE(lock.is_locked());
+        };
+        eager e;
+        run(e);
+        gentle g;
+        run(g);
+    }
 }

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "temp_dir.hpp"
+
 #include <keel/platform/io_engine.hpp>
 #include <keel/platform/io_uring_engine.hpp>
 #include <keel/platform/sync_io_engine.hpp>
@@ -51,18 +53,7 @@ static_assert(io_engine<automatic_engine>);
 static_assert(!io_engine<int>);
 static_assert(std::is_trivially_copyable_v<io_request>);
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its files.
-struct temp_dir {
-    std::string path;
-    temp_dir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/keel-io-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() { std::system(("rm -rf '" + path + "'").c_str()); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
+using keel::test::temp_dir;
 
 template <class E>
 std::optional<E> make_engine(io_engine_options o = {}) {

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include "catch_result.hpp"
+#include "temp_dir.hpp"
+
 #include <keel/platform/anonymous_memory.hpp>
 #include <keel/platform/file_memory.hpp>
 #include <keel/platform/huge_page_memory.hpp>
@@ -31,16 +34,8 @@
 #include <system_error>
 
 using namespace keel::platform;
+using keel::test::temp_dir;
 
-// Failed checks on a result print its error, not the value (which may not be printable).
-namespace Catch {
-template <class T, class E>
-struct StringMaker<boost::system::result<T, E>> {
-    static std::string convert(const boost::system::result<T, E>& r) {
-        return r.has_value() ? std::string("{value}") : "{error: " + r.error().message() + "}";
-    }
-};
-}  // namespace Catch
 
 static_assert(memory_source<anonymous_memory>);
 static_assert(memory_source<transparent_huge_page_memory>);
@@ -171,18 +166,6 @@ void check_type_erased(Source source) {
     CHECK(owned->get().size() == g);
 }
 
-struct temp_dir {
-    std::filesystem::path path;
-    temp_dir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "keel-mem-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::system_error(errno, std::system_category(), "mkdtemp");
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
 
 std::string unique_shm_name(const char* tag) {
     return "/keel-test-" + std::string(tag) + "-" + std::to_string(::getpid());

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "catch_result.hpp"
+
 #include <keel/platform/topology.hpp>
 
 #include <sched.h>
@@ -14,14 +16,6 @@
 
 using namespace keel::platform;
 
-namespace Catch {
-template <class T, class E>
-struct StringMaker<boost::system::result<T, E>> {
-    static std::string convert(const boost::system::result<T, E>& r) {
-        return r.has_value() ? std::string("{value}") : "{error: " + r.error().message() + "}";
-    }
-};
-}  // namespace Catch
 
 namespace {
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "temp_dir.hpp"
+
 #include <keel/platform/anonymous_memory.hpp>
 #include <keel/platform/file_memory.hpp>
 #include <keel/platform/huge_page_memory.hpp>
@@ -46,18 +48,8 @@ bool contains(const std::string& text, std::string_view part) { return text.find
         if (!(ok)) return std::string(message); \
     } while (0)
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "keel-wb-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::system_error(errno, std::system_category(), "mkdtemp");
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+
+using keel::test::temp_dir;
 
 void write_file(const fs::path& p, const std::string& text) {
     fs::create_directories(p.parent_path());

@@ -200,11 +200,18 @@ void add(const std::string& family, const std::string& impl) {
 template <template <template <class> class, class, class> class L>
 using keel_lock = lockable_adaptor<L<std::atomic, ks::no_lock_stats, ks::no_lock_checks>>;
 
+template <ks::backoff_policy Backoff>
+using keel_ttas =
+    lockable_adaptor<ks::ttas_lock<std::atomic, ks::no_lock_stats, ks::no_lock_checks, Backoff>>;
+
 const bool registered = [] {
     add<keel_lock<ks::tas_lock>>("tas", "keel");
     add<pthread_spin_adaptor>("tas", "pthread");
     add<lockable_adaptor<tbb::spin_mutex>>("tas", "tbb");
     add<keel_lock<ks::ttas_lock>>("ttas", "keel");
+    // Other backoff policies, so one run shows how the default compares.
+    add<keel_ttas<ks::backoff_policy{2, 8192, 1024}>>("ttas", "keel_b2");
+    add<keel_ttas<ks::backoff_policy{2, 8192, 1u << 30}>>("ttas", "keel_noyield");
     add<ck_fas_eb_adaptor>("ttas", "ck");
     add<keel_lock<ks::ticket_lock>>("ticket", "keel");
     add<ck_ticket_adaptor>("ticket", "ck");

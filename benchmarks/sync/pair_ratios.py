@@ -6,7 +6,7 @@ output and prints keel/ck throughput ratios (>1: keel faster) and latency ratios
     bench_sync --benchmark_format=json > out.json && pair_ratios.py out.json
 
 Benchmark names are throughput/<family>/<impl>/<args> and latency/<family>/<impl>;
-a pair is the same family and args with impl keel and ck (keel_node is paired too).
+a pair is the same family and args with an impl named keel* and ck.
 """
 import json
 import sys
@@ -28,10 +28,9 @@ def main(path):
     for (kind, family, args), impls in sorted(table.items()):
         if "ck" not in impls:
             continue
-        for mine in ("keel", "keel_node"):
-            if mine in impls:
-                name = f"{kind}/{family}/{mine}/{args}".rstrip("/")
-                print(f"{name:60} {impls[mine]:12.4g} {impls['ck']:12.4g} {impls[mine] / impls['ck']:8.3f}")
+        for mine in sorted(i for i in impls if i.startswith("keel")):
+            name = f"{kind}/{family}/{mine}/{args}".rstrip("/")
+            print(f"{name:60} {impls[mine]:12.4g} {impls['ck']:12.4g} {impls[mine] / impls['ck']:8.3f}")
 
 
 if __name__ == "__main__":

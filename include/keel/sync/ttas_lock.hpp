@@ -12,7 +12,7 @@ namespace keel::sync {
 /// Test-and-test-and-set spin lock with exponential backoff: waiters look at the
 /// word with a plain load (the line stays shared in their caches) and try the
 /// exchange only when the lock looks free; between looks, and after a lost race,
-/// they back off under `Backoff` (see backoff_policy; default: 2, 4, 8, ... up to
+/// they back off under `Backoff` (see backoff_policy; default: 16, 32, 64, ... up to
 /// 8192 pause rounds, each wait from 1024 rounds on followed by a yield, so that a
 /// run with more threads than cores still makes progress). Lockable; unlock from
 /// another thread after adopt().

@@ -253,7 +253,7 @@ TEST_CASE("mcs_lock explicit-node form, mixed with the Lockable form", "[sync][s
 // yield_from on).
 TEST_CASE("ttas_lock backoff policy", "[sync][spin][ttas][backoff]") {
     constexpr ks::backoff_policy defaults{};
-    static_assert(defaults.initial == 2 && defaults.ceiling == 8192 && defaults.yield_from == 1024);
+    static_assert(defaults.initial == 16 && defaults.ceiling == 8192 && defaults.yield_from == 1024);
     static_assert(ks::ttas_lock<>::backoff == defaults);
     static_assert(defaults.valid());
     static_assert(!ks::backoff_policy{.initial = 0}.valid());

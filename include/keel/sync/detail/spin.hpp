@@ -16,13 +16,13 @@ namespace keel::sync {
 /// cores it lets the holder (or whoever can make progress) run.
 /// Why a high ceiling: under contention a waiter that looks at the lock often steals
 /// its cache line from the thread that keeps reacquiring it, and every waiter that
-/// sees it free races for it; waiters that back off far stay out of the way. The old
-/// policy (1 .. 1024, then a yield and a look every round) polled every ~1 µs per
-/// waiter once capped and lost 26-35% to Concurrency Kit's fas lock (512 .. 2^20
-/// barrier-loop iterations, about 0.2 µs .. 0.35 ms) at 4-16 threads.
+/// sees it free races for it; waiters that back off far stay out of the way.
+/// Why initial = 16: a first wait of a few hundred nanoseconds (as Concurrency Kit's
+/// fas lock makes) kept ttas within 10% of it at 1-16 threads on a 16-core Xeon where
+/// initial = 2 did not at 2 threads (benchmarks/RESULTS.md).
 /// Requirements: 1 <= initial <= ceiling; yield_from may exceed ceiling (never yield).
 struct backoff_policy {
-    std::uint32_t initial = 2;
+    std::uint32_t initial = 16;
     std::uint32_t ceiling = 8192;
     std::uint32_t yield_from = 1024;
 

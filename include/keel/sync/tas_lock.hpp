@@ -1,5 +1,6 @@
 #pragma once
 
+#include <keel/sync/detail/exchange_lock.hpp>
 #include <keel/sync/detail/spin.hpp>
 #include <keel/sync/lock_checks.hpp>
 #include <keel/sync/lock_stats.hpp>
@@ -19,12 +20,14 @@ namespace keel::sync {
 /// Atomic: std::atomic, or testing::deterministic_atomic to explore interleavings.
 template <template <class> class Atomic = std::atomic, class Stats = no_lock_stats,
           class Checks = default_lock_checks>
-class tas_lock {
+class tas_lock : public detail::exchange_lock<Atomic, Stats, Checks> {
+    using base = detail::exchange_lock<Atomic, Stats, Checks>;
+    using base::_checks;
+    using base::_stats;
+    using base::_word;
+
 public:
     tas_lock() noexcept = default;
-    tas_lock(const tas_lock&) = delete;
-    tas_lock& operator=(const tas_lock&) = delete;
-    ~tas_lock() { _checks.on_destroy(this); }
 
     void lock() noexcept {
         _checks.before_lock(this);
@@ -36,34 +39,6 @@ public:
         _stats.on_acquire(spin.rounds() != 0, spin.rounds());
         _checks.after_lock();
     }
-
-    [[nodiscard]] bool try_lock() noexcept {
-        _checks.before_lock(this);
-        // A plain load first: a failing try_lock then does not take the line exclusive.
-        if (_word.load(std::memory_order_relaxed) != 0 ||
-            _word.exchange(1, std::memory_order_acquire) != 0) {
-            return false;
-        }
-        _stats.on_acquire(false, 0);
-        _checks.after_lock();
-        return true;
-    }
-
-    void unlock() noexcept {
-        _checks.before_unlock(this);
-        _word.store(0, std::memory_order_release);
-    }
-
-    /// Declares that the calling thread now owns a lock another thread acquired.
-    void adopt() noexcept { _checks.adopt(); }
-    /// Whether some thread holds the lock (a racy hint, for tests and diagnostics).
-    [[nodiscard]] bool is_locked() const noexcept { return _word.load(std::memory_order_relaxed) != 0; }
-    [[nodiscard]] const Stats& stats() const noexcept { return _stats; }
-
-private:
-    Atomic<std::uint32_t> _word{0};
-    [[no_unique_address]] Stats _stats;
-    [[no_unique_address]] Checks _checks;
 };
 
 }  // namespace keel::sync

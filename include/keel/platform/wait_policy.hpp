@@ -13,6 +13,7 @@
 #include <concepts>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace keel::platform {
@@ -42,21 +43,38 @@ concept wait_policy = requires(P& p, const wait_word& cw, wait_word& w, std::uin
     { P::probe() } -> std::same_as<backend_status>;
 };
 
-/// wait_until with a relative timeout; a huge timeout (duration::max()) means no deadline
-/// in practice rather than an overflowed one in the past.
+/// The steady_clock deadline `timeout` from now. A non-positive timeout is now; a huge
+/// one (duration::max()) saturates at time_point::max() instead of overflowing into
+/// the past. Shared by every timed wait in keel.
+template <class Rep, class Period>
+[[nodiscard]] std::chrono::steady_clock::time_point deadline_after(
+    std::chrono::duration<Rep, Period> timeout) noexcept {
+    using clock = std::chrono::steady_clock;
+    const auto now = clock::now();
+    if (timeout <= timeout.zero()) return now;
+    const std::chrono::duration<double> asked = timeout;
+    const std::chrono::duration<double> room = clock::time_point::max() - now;
+    return asked >= room ? clock::time_point::max()
+                         : now + std::chrono::ceil<clock::duration>(asked);
+}
+
+/// A deadline on any clock as a steady_clock deadline (another clock's is converted
+/// once, relative to now, so later jumps of that clock are not followed).
+template <class Clock, class Duration>
+[[nodiscard]] std::chrono::steady_clock::time_point steady_deadline(
+    std::chrono::time_point<Clock, Duration> deadline) noexcept {
+    if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
+        return std::chrono::time_point_cast<std::chrono::steady_clock::duration>(deadline);
+    } else {
+        return deadline_after(deadline - Clock::now());
+    }
+}
+
+/// wait_until with a relative timeout (see deadline_after).
 template <wait_policy P, class Rep, class Period>
 [[nodiscard]] result<void> wait_for(P& policy, const wait_word& word, std::uint32_t expected,
                                     std::chrono::duration<Rep, Period> timeout) {
-    using clock = std::chrono::steady_clock;
-    const auto now = clock::now();
-    clock::time_point deadline = now;
-    if (timeout > timeout.zero()) {
-        const std::chrono::duration<double> asked = timeout;
-        const std::chrono::duration<double> room = clock::time_point::max() - now;
-        deadline = asked >= room ? clock::time_point::max()
-                                 : now + std::chrono::ceil<clock::duration>(asked);
-    }
-    return policy.wait_until(word, expected, deadline);
+    return policy.wait_until(word, expected, deadline_after(timeout));
 }
 
 /// Whether a futex waits on words private to this process (cheaper: the kernel keys

@@ -103,18 +103,13 @@ public:
 
     template <class Rep, class Period>
     [[nodiscard]] bool try_acquire_for(std::chrono::duration<Rep, Period> timeout) noexcept {
-        return try_acquire_until_steady(deadline_after(timeout));
+        return try_acquire_until_steady(platform::deadline_after(timeout));
     }
 
     template <class Clock, class Duration>
     [[nodiscard]] bool try_acquire_until(
         std::chrono::time_point<Clock, Duration> deadline) noexcept {
-        if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-            return try_acquire_until_steady(
-                std::chrono::time_point_cast<std::chrono::steady_clock::duration>(deadline));
-        } else {
-            return try_acquire_until_steady(deadline_after(deadline - Clock::now()));
-        }
+        return try_acquire_until_steady(platform::steady_deadline(deadline));
     }
 
     /// The count now (a racy hint, for tests and diagnostics).
@@ -128,17 +123,6 @@ public:
     [[nodiscard]] const Stats& stats() const noexcept { return _stats; }
 
 private:
-    template <class Rep, class Period>
-    static std::chrono::steady_clock::time_point deadline_after(
-        std::chrono::duration<Rep, Period> d) noexcept {
-        using clock = std::chrono::steady_clock;
-        const auto now = clock::now();
-        if (d <= d.zero()) return now;
-        const std::chrono::duration<double> asked = d;
-        const std::chrono::duration<double> room = clock::time_point::max() - now;
-        return asked >= room ? clock::time_point::max()
-                             : now + std::chrono::ceil<clock::duration>(asked);
-    }
 
     // A unit, if the count allows; the load is seq_cst to pair with release().
     bool take_one_sc() noexcept {

@@ -87,7 +87,7 @@ public:
 
     template <class Rep, class Period>
     [[nodiscard]] bool try_lock_for(std::chrono::duration<Rep, Period> timeout) noexcept {
-        return try_lock_until(deadline_after(timeout));
+        return try_lock_until(platform::deadline_after(timeout));
     }
 
     template <class Clock, class Duration>
@@ -107,7 +107,7 @@ public:
         } else {
             if (c != contended) c = _word.exchange(contended, std::memory_order_acquire);
             if (c == unlocked) spun(budget, budget);
-            const auto until = to_steady(deadline);
+            const auto until = platform::steady_deadline(deadline);
             if (c != unlocked) parked(budget);
             while (c != unlocked) {
                 _stats.on_park();
@@ -146,27 +146,7 @@ private:
     static constexpr std::uint32_t locked = 1;
     static constexpr std::uint32_t contended = 2;
 
-    template <class Rep, class Period>
-    static std::chrono::steady_clock::time_point deadline_after(
-        std::chrono::duration<Rep, Period> d) noexcept {
-        using clock = std::chrono::steady_clock;
-        const auto now = clock::now();
-        if (d <= d.zero()) return now;
-        const std::chrono::duration<double> asked = d;
-        const std::chrono::duration<double> room = clock::time_point::max() - now;
-        return asked >= room ? clock::time_point::max()
-                             : now + std::chrono::ceil<clock::duration>(asked);
-    }
 
-    template <class Clock, class Duration>
-    static std::chrono::steady_clock::time_point to_steady(
-        std::chrono::time_point<Clock, Duration> t) noexcept {
-        if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-            return std::chrono::time_point_cast<std::chrono::steady_clock::duration>(t);
-        } else {
-            return deadline_after(t - Clock::now());
-        }
-    }
 
     // Spins while the lock is held, grabbing it (0 -> 1) when it reads free. True once
     // acquired; false with `c` holding the last value read. Gives up at once on 2:

@@ -160,11 +160,11 @@ public:
 
     template <class Rep, class Period>
     [[nodiscard]] bool try_lock_for(std::chrono::duration<Rep, Period> timeout) noexcept {
-        return try_lock_until_steady(deadline_after(timeout));
+        return try_lock_until_steady(platform::deadline_after(timeout));
     }
     template <class Clock, class Duration>
     [[nodiscard]] bool try_lock_until(std::chrono::time_point<Clock, Duration> deadline) noexcept {
-        return try_lock_until_steady(to_steady(deadline));
+        return try_lock_until_steady(platform::steady_deadline(deadline));
     }
 
     void unlock() noexcept {
@@ -217,12 +217,12 @@ public:
 
     template <class Rep, class Period>
     [[nodiscard]] bool try_lock_shared_for(std::chrono::duration<Rep, Period> timeout) noexcept {
-        return try_lock_shared_until_steady(deadline_after(timeout));
+        return try_lock_shared_until_steady(platform::deadline_after(timeout));
     }
     template <class Clock, class Duration>
     [[nodiscard]] bool try_lock_shared_until(
         std::chrono::time_point<Clock, Duration> deadline) noexcept {
-        return try_lock_shared_until_steady(to_steady(deadline));
+        return try_lock_shared_until_steady(platform::steady_deadline(deadline));
     }
 
     void unlock_shared() noexcept {
@@ -299,24 +299,6 @@ private:
     }
     static bool writer_may_enter(word s) noexcept { return (s & (writer | readers_mask)) == 0; }
 
-    template <class Rep, class Period>
-    static time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
-        using clock = std::chrono::steady_clock;
-        const auto now = clock::now();
-        if (d <= d.zero()) return now;
-        const std::chrono::duration<double> asked = d;
-        const std::chrono::duration<double> room = clock::time_point::max() - now;
-        return asked >= room ? clock::time_point::max()
-                             : now + std::chrono::ceil<clock::duration>(asked);
-    }
-    template <class Clock, class Duration>
-    static time_point to_steady(std::chrono::time_point<Clock, Duration> t) noexcept {
-        if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-            return std::chrono::time_point_cast<std::chrono::steady_clock::duration>(t);
-        } else {
-            return deadline_after(t - Clock::now());
-        }
-    }
 
     void before_exclusive() noexcept {
         _checks.before_lock(this);

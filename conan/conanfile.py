@@ -101,6 +101,13 @@ class KeelConan(ConanFile):
         sync.libs = ["keel_sync"]
         sync.requires = ["platform"]
 
+        alloc = self.cpp_info.components["alloc"]
+        alloc.set_property("cmake_target_name", "keel::alloc")
+        alloc.libs = ["keel_alloc"]
+        alloc.requires = ["sync", "platform"]
+        if self.options.get_safe("with_mimalloc"):
+            alloc.requires.append("mimalloc::mimalloc")
+
         umbrella = self.cpp_info.components["keel"]
         umbrella.set_property("cmake_target_name", "keel::keel")
-        umbrella.requires = ["platform", "sync"]
+        umbrella.requires = ["platform", "sync", "alloc"]

@@ -1,0 +1,1 @@
+// keel::alloc mimalloc_resource (mimalloc arenas); being written.

@@ -1,0 +1,1 @@
+// keel::alloc mimalloc_resource without mimalloc; being written.

@@ -1,0 +1,1 @@
+// libkeel-alloc-trace.so (LD_PRELOAD recorder); being written.

@@ -13,7 +13,9 @@ install(TARGETS keel_platform keel_sync keel_alloc keel
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS keel_info RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS keel_info keel_alloc_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The LD_PRELOAD recorder is a plugin, not a library to link: no export.
+install(TARGETS keel_alloc_trace LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
 install(EXPORT keelTargets
     NAMESPACE keel::

@@ -49,8 +49,9 @@ class KeelConan(ConanFile):
         if self.options.get_safe("with_liburing"):
             self.requires("liburing/[>=2.3]")
         if self.options.with_mimalloc:
-            # keel's build finds mimalloc when KEEL_WITH_MIMALLOC is on.
-            self.requires("mimalloc/[>=2.0]")
+            # Build time only: mimalloc_resource compiles against <mimalloc.h> and
+            # loads libmimalloc.so.2 at run time, so consumers link nothing of it.
+            self.requires("mimalloc/[>=2.0]", visible=False, libs=False, headers=True)
 
     def validate(self):
         check_min_cppstd(self, 20)
@@ -105,8 +106,9 @@ class KeelConan(ConanFile):
         alloc.set_property("cmake_target_name", "keel::alloc")
         alloc.libs = ["keel_alloc"]
         alloc.requires = ["sync", "platform"]
-        if self.options.get_safe("with_mimalloc"):
-            alloc.requires.append("mimalloc::mimalloc")
+        # with_mimalloc builds mimalloc_resource, which dlopens libmimalloc.so.2 at run
+        # time: consumers neither link mimalloc nor get it as their malloc.
+        alloc.system_libs = ["dl"]
 
         umbrella = self.cpp_info.components["keel"]
         umbrella.set_property("cmake_target_name", "keel::keel")

@@ -6,3 +6,4 @@
 #include <keel/result.hpp>
 #include <keel/platform.hpp>
 #include <keel/sync.hpp>
+#include <keel/alloc.hpp>

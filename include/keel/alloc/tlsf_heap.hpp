@@ -1,0 +1,454 @@
+#pragma once
+
+#include <keel/alloc/detail/align.hpp>
+#include <keel/alloc/detail/poison.hpp>
+#include <keel/alloc/detail/tlsf_layout.hpp>
+#include <keel/alloc/heap.hpp>
+#include <keel/platform/memory_source.hpp>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel::alloc {
+
+/// Options of tlsf_heap: the parameters an offline tuner searches. Plain data.
+struct tlsf_heap_options {
+    /// log2 of the lists per power of two, 1..5. More lists: closer fits (less
+    /// rounding up when searching), a larger list index.
+    unsigned second_level_log2 = 5;
+    /// The smallest remainder a free block is split into; smaller remainders
+    /// stay in the allocated block (internal fragmentation for fewer, larger free
+    /// blocks). 0, or anything below the 32-byte minimum block, means 32; others
+    /// round up to a multiple of 16.
+    std::size_t split_threshold = 0;
+};
+
+/// Two-level segregated fit (Masmano, Ripoll, Crespo, Real, ECRTS'04) over one
+/// region: O(1) allocate and deallocate, no loop over list lengths.
+/// Layout: blocks of multiples of 16 bytes, each with a 16-byte header
+/// (detail::tlsf_block) of which a used block gives back 8 (its payload runs
+/// over the next block's boundary tag), so a request of n bytes takes
+/// max(32, round16(n + 8)). A 16-byte sentinel ends the region. The control
+/// structure (bitmaps and 64 x 32 list heads, ~16.6 KiB) lives in the heap
+/// object, not in the region; the region loses only its alignment slack and the
+/// sentinel (stats: free_bytes = capacity - that - granted).
+/// Free blocks are found by "good fit": the request is rounded up to the first
+/// size of the next list, so any block of the first non-empty list at or above
+/// it fits (found with two bit scans); freed blocks merge at once with free
+/// physical neighbours (boundary tags). Alignments above 16 search for n + align
+/// + 32 bytes (so they need that much room) and split the front off as a free
+/// block.
+/// Thread-safety: none (wrap in synchronized_heap). Cost: allocate/deallocate
+/// O(1); footprint() O(1); stats() O(length of the highest non-empty list) for
+/// largest_free_block; verify() O(blocks log blocks).
+class tlsf_heap {
+    using block = detail::tlsf_block;
+
+public:
+    static constexpr std::string_view name = "tlsf";
+    /// The smallest region accepted: one minimum block, the sentinel, alignment slack.
+    static constexpr std::size_t min_region_bytes = 64;
+
+    explicit tlsf_heap(platform::memory_region region, tlsf_heap_options options = {})
+        : _region(region) {
+        if (!region) throw std::invalid_argument("tlsf_heap: the region is null");
+        if (options.second_level_log2 < 1 || options.second_level_log2 > detail::tlsf_max_second_log2) {
+            throw std::invalid_argument("tlsf_heap: second_level_log2 must be 1..5, got " +
+                                        std::to_string(options.second_level_log2));
+        }
+        if (region.size() < min_region_bytes) {
+            throw std::invalid_argument("tlsf_heap: a region of " + std::to_string(region.size()) +
+                                        " bytes is too small; it needs at least " +
+                                        std::to_string(min_region_bytes));
+        }
+        _map = detail::tlsf_mapping(options.second_level_log2);
+        _null.next_free = &_null;
+        _null.prev_free = &_null;
+        _heads.fill(&_null);
+        _split_min = options.split_threshold > SIZE_MAX - detail::tlsf_granule
+                         ? SIZE_MAX
+                         : std::max(detail::tlsf_min_block,
+                                    detail::align_up(options.split_threshold, detail::tlsf_granule));
+        // A region may have been poisoned by an earlier heap over the same memory.
+        detail::unpoison(region.data(), region.size());
+        std::byte* begin = detail::align_up(region.data(), detail::tlsf_granule);
+        const auto usable = static_cast<std::size_t>(region.end() - begin) - detail::tlsf_sentinel_bytes;
+        _total = usable & ~(detail::tlsf_granule - 1);
+        _max_request = _total - detail::tlsf_used_overhead;
+        _first = reinterpret_cast<block*>(begin);
+        _sentinel = _first->at(_total);
+        _first->prev_phys = nullptr;
+        _first->size_flags = _total | detail::tlsf_free_bit;
+        _sentinel->prev_phys = _first;
+        _sentinel->size_flags = detail::tlsf_prev_free_bit;
+        insert_free(_first, _map);
+        detail::poison(_first->bytes() + detail::tlsf_min_block, _total - detail::tlsf_min_block);
+    }
+    tlsf_heap(const tlsf_heap&) = delete;
+    tlsf_heap& operator=(const tlsf_heap&) = delete;
+    /// Leaves the region unpoisoned: the memory may be unmapped and mapped again.
+    ~tlsf_heap() { detail::unpoison(_region.data(), _region.size()); }
+
+    [[nodiscard]] void* allocate(std::size_t n, std::size_t align = default_alignment) noexcept {
+        // One unsigned compare takes align in 1..16; the power-of-two test is one AND.
+        if (align - 1 < detail::tlsf_granule && (align & (align - 1)) == 0) [[likely]] {
+            if (n > _max_request) [[unlikely]]
+                return fail();
+            const std::size_t size = block_size_for(n);
+            const detail::tlsf_mapping map = _map;  // a local: stores to blocks cannot change it
+            block* b = take(size, map);
+            if (b == nullptr) [[unlikely]]
+                return fail();
+            return hand_out(b, size, n, map);
+        }
+        return allocate_aligned(n, align);
+    }
+
+    void deallocate(void* p, std::size_t n, [[maybe_unused]] std::size_t align = default_alignment) noexcept {
+        if (p == nullptr) return;
+        const detail::tlsf_mapping map = _map;
+        block* b = block::from_payload(p);
+        std::size_t size = b->size();
+        _granted -= size;
+        _requested -= n;
+        ++_deallocations;
+        block* next = b->at(size);
+        if (b->is_prev_free()) {
+            block* prev = b->prev_phys;
+            remove_free(prev, map);
+            size += prev->size();
+            b = prev;
+        }
+        if (next->is_free()) {
+            remove_free(next, map);
+            size += next->size();
+            next = b->at(size);
+        }
+        b->size_flags = size | detail::tlsf_free_bit;  // the block before a free block is used
+        next->prev_phys = b;
+        next->size_flags |= detail::tlsf_prev_free_bit;
+        detail::poison(b->bytes() + detail::tlsf_min_block, size - detail::tlsf_min_block);
+        insert_free(b, map);
+        // The highest live block sits just below the free block that ends at the sentinel.
+        if (next == _sentinel) {
+            _footprint = b == _first ? 0 : static_cast<std::size_t>(b->bytes() + detail::tlsf_used_overhead -
+                                                                   _region.data());
+        }
+    }
+
+    [[nodiscard]] bool owns(const void* p) const noexcept { return _region.contains(p); }
+
+    /// Counters are O(1); largest_free_block walks the highest non-empty list.
+    [[nodiscard]] heap_stats stats() const noexcept {
+        heap_stats s;
+        s.capacity_bytes = _region.size();
+        s.requested_bytes = _requested;
+        s.granted_bytes = _granted;
+        s.free_bytes = _total - _granted;
+        s.largest_free_block = largest_free_block();
+        s.free_blocks = _free_blocks;
+        s.footprint_bytes = _footprint;
+        s.peak_requested_bytes = _peak_requested;
+        s.peak_footprint_bytes = _peak_footprint;
+        s.allocations = _allocations;
+        s.deallocations = _deallocations;
+        s.failed_allocations = _failed;
+        return s;
+    }
+
+    [[nodiscard]] std::size_t footprint() const noexcept { return _footprint; }
+
+    [[nodiscard]] std::string verify() const;
+
+    // Introspection, for tests and tuning.
+    [[nodiscard]] const detail::tlsf_mapping& mapping() const noexcept { return _map; }
+    /// Bytes a used block gives (its block size): n rounded up, or more when the
+    /// remainder was below the split threshold. p must be live.
+    [[nodiscard]] static std::size_t block_size_of(const void* p) noexcept {
+        return block::from_payload(const_cast<void*>(p))->size();
+    }
+    /// The smallest remainder this heap splits off (the effective split_threshold).
+    [[nodiscard]] std::size_t split_minimum() const noexcept { return _split_min; }
+    /// Bytes of the region outside all blocks (alignment slack and the sentinel).
+    [[nodiscard]] std::size_t overhead_bytes() const noexcept { return _region.size() - _total; }
+    [[nodiscard]] std::uint64_t first_level_bitmap() const noexcept { return _fl_bitmap; }
+    [[nodiscard]] std::uint32_t second_level_bitmap(unsigned fl) const noexcept {
+        return fl < detail::tlsf_max_first ? _sl_bitmap[fl] : 0;
+    }
+    /// Number of blocks in list (fl, sl): O(length).
+    [[nodiscard]] std::size_t free_list_length(unsigned fl, unsigned sl) const noexcept {
+        if (fl >= detail::tlsf_max_first || sl >= detail::tlsf_max_second) return 0;
+        std::size_t n = 0;
+        for (const block* b = _heads[slot({fl, sl})]; b != &_null; b = b->next_free) ++n;
+        return n;
+    }
+
+private:
+    static constexpr std::size_t block_size_for(std::size_t n) noexcept {
+        return std::max(detail::tlsf_min_block,
+                        (n + detail::tlsf_used_overhead + detail::tlsf_granule - 1) & ~(detail::tlsf_granule - 1));
+    }
+    static constexpr std::size_t slot(detail::tlsf_mapping::index i) noexcept {
+        return std::size_t{i.fl} * detail::tlsf_max_second + i.sl;
+    }
+
+    void* fail() noexcept {
+        ++_failed;
+        return nullptr;
+    }
+
+    void insert_free(block* b, const detail::tlsf_mapping& map) noexcept {
+        detail::unpoison(b->bytes() + sizeof(block*), sizeof(block) - sizeof(block*));
+        const auto i = map.insert(b->size());
+        block*& head = _heads[slot(i)];
+        b->next_free = head;
+        b->prev_free = &_null;
+        head->prev_free = b;  // _null's links are scratch: no branch on an empty list
+        head = b;
+        _fl_bitmap |= std::uint64_t{1} << i.fl;
+        _sl_bitmap[i.fl] |= 1u << i.sl;
+        ++_free_blocks;
+    }
+
+    void remove_free(block* b, const detail::tlsf_mapping& map) noexcept {
+        const auto i = map.insert(b->size());
+        block* next = b->next_free;
+        block* prev = b->prev_free;
+        next->prev_free = prev;
+        prev->next_free = next;
+        block*& head = _heads[slot(i)];
+        head = head == b ? next : head;
+        update_bits(i, head);
+        --_free_blocks;
+    }
+
+    /// Clears the list's bits when `head` says it is empty, without a branch
+    /// (whether a list empties is as good as random).
+    void update_bits(detail::tlsf_mapping::index i, const block* head) noexcept {
+        const std::uint32_t sl_map = _sl_bitmap[i.fl] & ~(std::uint32_t{head == &_null} << i.sl);
+        _sl_bitmap[i.fl] = sl_map;
+        _fl_bitmap &= ~(std::uint64_t{sl_map == 0} << i.fl);
+    }
+
+    /// Unlinks and returns the head of the first non-empty list whose blocks all
+    /// hold `size` bytes, or nullptr. size <= _total, so fl + 1 < 64.
+    block* take(std::size_t size, const detail::tlsf_mapping& map) noexcept {
+        auto i = map.search(size);
+        std::uint32_t sl_map = _sl_bitmap[i.fl] & (~0u << i.sl);
+        if (sl_map == 0) {
+            const std::uint64_t fl_map = _fl_bitmap & (~std::uint64_t{0} << (i.fl + 1));
+            if (fl_map == 0) return nullptr;
+            i.fl = static_cast<unsigned>(std::countr_zero(fl_map));
+            sl_map = _sl_bitmap[i.fl];
+        }
+        i.sl = static_cast<unsigned>(std::countr_zero(sl_map));
+        block*& head = _heads[slot(i)];
+        block* b = head;
+        block* next = b->next_free;
+        head = next;
+        next->prev_free = &_null;
+        update_bits(i, next);
+        --_free_blocks;
+        return b;
+    }
+
+    /// Makes free, unlisted block b a used block of `size` bytes (splitting off
+    /// the rest when it reaches the split threshold) and counts it.
+    void* hand_out(block* b, std::size_t size, std::size_t n, const detail::tlsf_mapping& map) noexcept {
+        const std::size_t have = b->size();
+        block* next = b->at(have);
+        if (have - size >= _split_min) {
+            block* rest = b->at(size);
+            detail::unpoison(rest, sizeof(block));
+            rest->size_flags = (have - size) | detail::tlsf_free_bit;
+            next->prev_phys = rest;
+            insert_free(rest, map);
+            b->size_flags = size | (b->size_flags & detail::tlsf_prev_free_bit);
+        } else {
+            size = have;
+            next->size_flags &= ~detail::tlsf_prev_free_bit;
+            b->size_flags &= ~detail::tlsf_free_bit;
+        }
+        void* p = b->payload();
+        if constexpr (detail::asan_enabled) {
+            detail::poison(p, 2 * sizeof(block*));  // the free-list links, if n is smaller
+            detail::unpoison(p, n);
+        }
+        _granted += size;
+        _requested += n;
+        ++_allocations;
+        _peak_requested = std::max(_peak_requested, _requested);
+        const auto end = static_cast<std::size_t>(b->bytes() + size + detail::tlsf_used_overhead - _region.data());
+        if (end > _footprint) {  // rare once the heap has grown: well predicted
+            _footprint = end;
+            _peak_footprint = std::max(_peak_footprint, end);
+        }
+        return p;
+    }
+
+    void* allocate_aligned(std::size_t n, std::size_t align) noexcept {
+        if (!is_valid_alignment(align) || n > _max_request) return fail();
+        const std::size_t size = block_size_for(n);
+        // Room to move the payload up to an aligned address, leaving a gap that
+        // is either 0 or a whole free block.
+        const std::size_t search = size + align + detail::tlsf_min_block;
+        if (search > _total) return fail();
+        const detail::tlsf_mapping map = _map;
+        block* b = take(search, map);
+        if (b == nullptr) return fail();
+        auto* payload = static_cast<std::byte*>(b->payload());
+        std::size_t gap = static_cast<std::size_t>(detail::align_up(payload, align) - payload);
+        if (gap != 0 && gap < detail::tlsf_min_block) {
+            gap = static_cast<std::size_t>(detail::align_up(payload + detail::tlsf_min_block, align) - payload);
+        }
+        if (gap != 0) {
+            const std::size_t have = b->size();
+            block* aligned = b->at(gap);
+            detail::unpoison(aligned, sizeof(block));
+            aligned->prev_phys = b;
+            aligned->size_flags = (have - gap) | detail::tlsf_free_bit | detail::tlsf_prev_free_bit;
+            b->at(have)->prev_phys = aligned;
+            b->size_flags = gap | detail::tlsf_free_bit;  // its previous block is used
+            insert_free(b, map);
+            b = aligned;
+        }
+        return hand_out(b, size, n, map);
+    }
+
+    [[nodiscard]] std::size_t largest_free_block() const noexcept {
+        if (_fl_bitmap == 0) return 0;
+        const auto fl = static_cast<unsigned>(63 - std::countl_zero(_fl_bitmap));
+        const auto sl = static_cast<unsigned>(31 - std::countl_zero(_sl_bitmap[fl]));
+        std::size_t largest = 0;
+        for (const block* b = _heads[slot({fl, sl})]; b != &_null; b = b->next_free) {
+            largest = std::max(largest, b->size());
+        }
+        return largest;
+    }
+
+    platform::memory_region _region;
+    detail::tlsf_mapping _map;
+    std::size_t _split_min = detail::tlsf_min_block;
+    std::size_t _total = 0;        // bytes in blocks, from _first to _sentinel
+    std::size_t _max_request = 0;  // the largest n a single block can serve
+    block* _first = nullptr;
+    block* _sentinel = nullptr;
+    std::uint64_t _fl_bitmap = 0;
+    std::array<std::uint32_t, detail::tlsf_max_first> _sl_bitmap{};
+    std::array<block*, std::size_t{detail::tlsf_max_first} * detail::tlsf_max_second> _heads{};
+    block _null{};  // the end of every free list and the head of every empty one
+    std::size_t _requested = 0;
+    std::size_t _granted = 0;
+    std::size_t _free_blocks = 0;
+    std::size_t _footprint = 0;
+    std::size_t _peak_requested = 0;
+    std::size_t _peak_footprint = 0;
+    std::uint64_t _allocations = 0;
+    std::uint64_t _deallocations = 0;
+    std::uint64_t _failed = 0;
+};
+
+inline std::string tlsf_heap::verify() const {
+    const auto offset = [this](const void* p) {
+        return std::to_string(static_cast<const std::byte*>(p) - _region.data());
+    };
+    const auto at = [&](const block* b) { return "tlsf: block at offset " + offset(b) + ": "; };
+    // Physical walk: sizes, flags, boundary tags, no two adjacent free blocks.
+    std::vector<const block*> free_blocks;
+    std::size_t granted = 0;
+    std::size_t footprint = 0;
+    const block* prev = nullptr;
+    bool prev_free = false;
+    for (const std::byte* p = _first->bytes();;) {
+        // Only the size word: prev_phys overlaps a used predecessor's payload, which
+        // its owner may poison (fences, container annotations); it is read only
+        // when the predecessor is free.
+        if (!detail::tlsf_readable(p + sizeof(void*), detail::tlsf_payload_offset - sizeof(void*))) {
+            return "tlsf: the block walk reached free (poisoned) memory at offset " + offset(p);
+        }
+        const auto* b = reinterpret_cast<const block*>(p);
+        if ((b->size_flags & detail::tlsf_flag_mask & ~(detail::tlsf_free_bit | detail::tlsf_prev_free_bit)) != 0) {
+            return at(b) + "reserved header bits are set";
+        }
+        if (b->is_prev_free() != prev_free) {
+            return at(b) + "prev-free flag says " + (b->is_prev_free() ? "free" : "used") +
+                   " but the previous block is " + (prev_free ? "free" : "used");
+        }
+        if (prev_free && b->prev_phys != prev) return at(b) + "boundary tag does not point at the previous block";
+        if (b == _sentinel) {
+            if (b->size() != 0 || b->is_free()) return at(b) + "the sentinel is corrupt";
+            break;
+        }
+        const std::size_t size = b->size();
+        if (size < detail::tlsf_min_block) return at(b) + "size " + std::to_string(size) + " is below the minimum block";
+        if (size > static_cast<std::size_t>(_sentinel->bytes() - p)) {
+            return at(b) + "size " + std::to_string(size) + " runs past the end of the heap";
+        }
+        if (b->is_free()) {
+            if (prev_free) return at(b) + "two adjacent free blocks (missed coalescing)";
+            free_blocks.push_back(b);
+        } else {
+            granted += size;
+            footprint = static_cast<std::size_t>(p + size + detail::tlsf_used_overhead - _region.data());
+        }
+        prev = b;
+        prev_free = b->is_free();
+        p += size;
+    }
+    // Free lists and bitmaps agree with the walk.
+    std::size_t listed = 0;
+    for (unsigned fl = 0; fl < detail::tlsf_max_first; ++fl) {
+        const bool fl_bit = ((_fl_bitmap >> fl) & 1u) != 0;
+        if (fl_bit != (_sl_bitmap[fl] != 0)) {
+            return "tlsf: first-level bit " + std::to_string(fl) + " disagrees with its second-level bitmap";
+        }
+        for (unsigned sl = 0; sl < detail::tlsf_max_second; ++sl) {
+            const block* head = _heads[slot({fl, sl})];
+            const auto list_at = [fl, sl] {
+                return "tlsf: list (" + std::to_string(fl) + ", " + std::to_string(sl) + "): ";
+            };
+            const bool empty = head == &_null;
+            if ((((_sl_bitmap[fl] >> sl) & 1u) != 0) == empty) {
+                return list_at() + "bitmap bit disagrees with the list being " + (empty ? "empty" : "non-empty");
+            }
+            const block* back = &_null;
+            for (const block* b = head; b != &_null; b = b->next_free) {
+                if (++listed > free_blocks.size()) {
+                    return list_at() + "the free lists hold more blocks than the heap has free blocks (a cycle?)";
+                }
+                if (!std::binary_search(free_blocks.begin(), free_blocks.end(), b)) {
+                    return list_at() + "entry at offset " + offset(b) + " is not a free block of the heap";
+                }
+                if (b->prev_free != back) return list_at() + "entry at offset " + offset(b) + " has a broken back link";
+                if (_map.insert(b->size()) != detail::tlsf_mapping::index{fl, sl}) {
+                    return list_at() + "entry at offset " + offset(b) + " of size " + std::to_string(b->size()) +
+                           " belongs to another list";
+                }
+                back = b;
+            }
+        }
+    }
+    if (listed != free_blocks.size()) {
+        return "tlsf: the walk found " + std::to_string(free_blocks.size()) + " free blocks but the lists hold " +
+               std::to_string(listed);
+    }
+    if (granted != _granted) {
+        return "tlsf: granted_bytes is " + std::to_string(_granted) + " but used blocks hold " + std::to_string(granted);
+    }
+    if (free_blocks.size() != _free_blocks) return "tlsf: the free_blocks counter is wrong";
+    if (footprint != _footprint) {
+        return "tlsf: footprint is " + std::to_string(_footprint) + " but the highest live block ends at " +
+               std::to_string(footprint);
+    }
+    if (_requested > _granted) return "tlsf: requested_bytes exceeds granted_bytes";
+    return {};
+}
+
+}  // namespace keel::alloc

@@ -1,9 +1,14 @@
-// Uses the installed keel::platform: probes the machine and maps memory.
+// Uses the installed keel::platform and keel::alloc: probes the machine, maps
+// memory and runs a TLSF heap in it behind std::pmr.
+#include <keel/alloc/heap_resource.hpp>
+#include <keel/alloc/tlsf_heap.hpp>
 #include <keel/platform.hpp>
 #include <keel/version.hpp>
 
 #include <cstdio>
 #include <cstring>
+#include <memory_resource>
+#include <vector>
 
 int main() {
     auto backends = keel::platform::probe_backends();
@@ -18,8 +23,18 @@ int main() {
         return 1;
     }
     std::memset(region->data(), 0xab, region->size());
+    {
+        keel::alloc::tlsf_heap heap(*region);
+        keel::alloc::heap_resource resource(heap);
+        std::pmr::vector<int> numbers(&resource);
+        for (int i = 0; i < 1000; ++i) numbers.push_back(i);
+        if (!heap.owns(numbers.data()) || heap.stats().granted_bytes == 0) {
+            std::fprintf(stderr, "the pmr vector did not allocate from the keel heap\n");
+            return 1;
+        }
+    }
     source.unmap(*region);
-    std::printf("keel %s: %zu backends probed, 1 MiB mapped and unmapped\n",
+    std::printf("keel %s: %zu backends probed, a TLSF heap served a pmr vector in 1 MiB\n",
                 keel::version_string, backends.size());
     return 0;
 }

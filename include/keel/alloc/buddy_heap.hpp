@@ -1,6 +1,7 @@
 #pragma once
 
 #include <keel/alloc/detail/buddy_map.hpp>
+#include <keel/alloc/detail/heap_counters.hpp>
 #include <keel/alloc/detail/poison.hpp>
 #include <keel/alloc/heap.hpp>
 #include <keel/platform/memory_source.hpp>
@@ -115,12 +116,9 @@ public:
             detail::unpoison(b, n);
         }
         const std::size_t size = std::size_t{1} << k;
-        _granted += size;
-        _requested += n;
-        ++_allocations;
-        _peak_requested = std::max(_peak_requested, _requested);
+        _counters.on_allocate(n, size);
         _footprint = std::max(_footprint, static_cast<std::size_t>(_base - _region.data()) + offset + size);
-        _peak_footprint = std::max(_peak_footprint, _footprint);
+        _counters.note_footprint(_footprint);
         return b;
     }
 
@@ -129,9 +127,7 @@ public:
         std::size_t offset = static_cast<std::size_t>(static_cast<std::byte*>(p) - _base);
         unsigned k = detail::buddy_order(_map[unit(offset)]);
         const std::size_t end = offset + (std::size_t{1} << k);
-        _granted -= std::size_t{1} << k;
-        _requested -= n;
-        ++_deallocations;
+        _counters.on_deallocate(n, std::size_t{1} << k);
         while (k < _top_order) {
             const std::size_t size = std::size_t{1} << k;
             const std::size_t buddy = offset ^ size;
@@ -152,19 +148,13 @@ public:
     /// O(1): every field is a counter or read off the order bitmap.
     [[nodiscard]] heap_stats stats() const noexcept {
         heap_stats s;
+        _counters.fill(s);
         s.capacity_bytes = _region.size();
-        s.requested_bytes = _requested;
-        s.granted_bytes = _granted;
-        s.free_bytes = _covered - _granted;
+        s.free_bytes = _covered - _counters.granted;
         s.largest_free_block =
             _order_bitmap == 0 ? 0 : std::size_t{1} << (63 - std::countl_zero(_order_bitmap));
         s.free_blocks = _free_blocks;
         s.footprint_bytes = _footprint;
-        s.peak_requested_bytes = _peak_requested;
-        s.peak_footprint_bytes = _peak_footprint;
-        s.allocations = _allocations;
-        s.deallocations = _deallocations;
-        s.failed_allocations = _failed;
         return s;
     }
 
@@ -204,7 +194,7 @@ private:
     [[nodiscard]] std::size_t unit(std::size_t offset) const noexcept { return offset >> _min_order; }
 
     void* fail() noexcept {
-        ++_failed;
+        _counters.on_failure();
         return nullptr;
     }
 
@@ -265,15 +255,9 @@ private:
     std::size_t _base_align = 0;
     std::uint64_t _order_bitmap = 0;
     std::array<node*, 64> _heads{};
-    std::size_t _requested = 0;
-    std::size_t _granted = 0;
     std::size_t _free_blocks = 0;
     std::size_t _footprint = 0;
-    std::size_t _peak_requested = 0;
-    std::size_t _peak_footprint = 0;
-    std::uint64_t _allocations = 0;
-    std::uint64_t _deallocations = 0;
-    std::uint64_t _failed = 0;
+    detail::heap_counters _counters;  // after the hot words above: its last word (failed) is cold
 };
 
 inline std::string buddy_heap::verify() const {
@@ -330,15 +314,15 @@ inline std::string buddy_heap::verify() const {
         return "buddy: the map has " + std::to_string(free_count) + " free blocks but the lists hold " +
                std::to_string(listed);
     }
-    if (granted != _granted) {
-        return "buddy: granted_bytes is " + std::to_string(_granted) + " but used blocks hold " + std::to_string(granted);
+    if (granted != _counters.granted) {
+        return "buddy: granted_bytes is " + std::to_string(_counters.granted) + " but used blocks hold " + std::to_string(granted);
     }
     if (free_count != _free_blocks) return "buddy: the free_blocks counter is wrong";
     if (footprint != _footprint) {
         return "buddy: footprint is " + std::to_string(_footprint) + " but the highest live block ends at " +
                std::to_string(footprint);
     }
-    if (_requested > _granted) return "buddy: requested_bytes exceeds granted_bytes";
+    if (_counters.requested > _counters.granted) return "buddy: requested_bytes exceeds granted_bytes";
     return {};
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <keel/alloc/detail/align.hpp>
+#include <keel/alloc/detail/heap_counters.hpp>
 #include <keel/alloc/heap.hpp>
 #include <keel/platform/memory_source.hpp>
 
@@ -124,8 +125,7 @@ public:
         const std::size_t before = r.heap->footprint();
         r.heap->deallocate(p, n, align);
         _footprint = _footprint - before + r.heap->footprint();
-        _requested -= std::min(_requested, n);
-        ++_deallocations;
+        _counters.on_deallocate(std::min(_counters.requested, n), 0);
         if (r.live > 0 && --r.live == 0) release_if_spare(i);
     }
 
@@ -133,6 +133,10 @@ public:
 
     [[nodiscard]] heap_stats stats() const noexcept {
         heap_stats s;
+        _counters.fill(s);
+        // Live bytes are the regions' own (granted is only known there).
+        s.requested_bytes = 0;
+        s.granted_bytes = 0;
         for (const auto& r : _regions) {
             const heap_stats h = r.heap->stats();
             s.capacity_bytes += h.capacity_bytes;
@@ -143,11 +147,6 @@ public:
             s.free_blocks += h.free_blocks;
             s.footprint_bytes += h.footprint_bytes;
         }
-        s.peak_requested_bytes = _peak_requested;
-        s.peak_footprint_bytes = _peak_footprint;
-        s.allocations = _allocations;
-        s.deallocations = _deallocations;
-        s.failed_allocations = _failed;
         return s;
     }
 
@@ -185,8 +184,8 @@ public:
             return "running footprint " + std::to_string(_footprint) + " but regions add up to " +
                    std::to_string(footprint);
         }
-        if (requested != _requested) {
-            return "requested bytes " + std::to_string(_requested) + " but regions add up to " +
+        if (requested != _counters.requested) {
+            return "requested bytes " + std::to_string(_counters.requested) + " but regions add up to " +
                    std::to_string(requested);
         }
         return {};
@@ -220,7 +219,7 @@ private:
     }
 
     void* fail() noexcept {
-        ++_failed;
+        _counters.on_failure();
         return nullptr;
     }
 
@@ -230,10 +229,8 @@ private:
         void* p = r.heap->allocate(n, align);
         if (p == nullptr) return nullptr;
         _footprint = _footprint - before + r.heap->footprint();
-        _peak_footprint = std::max(_peak_footprint, _footprint);
-        _requested += n;
-        _peak_requested = std::max(_peak_requested, _requested);
-        ++_allocations;
+        _counters.note_footprint(_footprint);
+        _counters.on_allocate(n, 0);  // granted stays with the region heaps
         ++r.live;
         return p;
     }
@@ -336,12 +333,7 @@ private:
     std::size_t _last = 0;              // the region that served last (a hint)
     std::size_t _mapped = 0;
     std::size_t _footprint = 0;
-    std::size_t _peak_footprint = 0;
-    std::size_t _requested = 0;
-    std::size_t _peak_requested = 0;
-    std::uint64_t _allocations = 0;
-    std::uint64_t _deallocations = 0;
-    std::uint64_t _failed = 0;
+    detail::heap_counters _counters;  // granted unused: the region heaps keep it
     std::uint64_t _map_failures = 0;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <keel/alloc/detail/align.hpp>
+#include <keel/alloc/detail/heap_counters.hpp>
 #include <keel/alloc/detail/poison.hpp>
 #include <keel/alloc/detail/tlsf_layout.hpp>
 #include <keel/alloc/heap.hpp>
@@ -116,9 +117,7 @@ public:
         const detail::tlsf_mapping map = _map;
         block* b = block::from_payload(p);
         std::size_t size = b->size();
-        _granted -= size;
-        _requested -= n;
-        ++_deallocations;
+        _counters.on_deallocate(n, size);
         block* next = b->at(size);
         if (b->is_prev_free()) {
             block* prev = b->prev_phys;
@@ -148,18 +147,12 @@ public:
     /// Counters are O(1); largest_free_block walks the highest non-empty list.
     [[nodiscard]] heap_stats stats() const noexcept {
         heap_stats s;
+        _counters.fill(s);
         s.capacity_bytes = _region.size();
-        s.requested_bytes = _requested;
-        s.granted_bytes = _granted;
-        s.free_bytes = _total - _granted;
+        s.free_bytes = _total - _counters.granted;
         s.largest_free_block = largest_free_block();
         s.free_blocks = _free_blocks;
         s.footprint_bytes = _footprint;
-        s.peak_requested_bytes = _peak_requested;
-        s.peak_footprint_bytes = _peak_footprint;
-        s.allocations = _allocations;
-        s.deallocations = _deallocations;
-        s.failed_allocations = _failed;
         return s;
     }
 
@@ -200,7 +193,7 @@ private:
     }
 
     void* fail() noexcept {
-        ++_failed;
+        _counters.on_failure();
         return nullptr;
     }
 
@@ -281,14 +274,11 @@ private:
             detail::poison(p, 2 * sizeof(block*));  // the free-list links, if n is smaller
             detail::unpoison(p, n);
         }
-        _granted += size;
-        _requested += n;
-        ++_allocations;
-        _peak_requested = std::max(_peak_requested, _requested);
+        _counters.on_allocate(n, size);
         const auto end = static_cast<std::size_t>(b->bytes() + size + detail::tlsf_used_overhead - _region.data());
         if (end > _footprint) {  // rare once the heap has grown: well predicted
             _footprint = end;
-            _peak_footprint = std::max(_peak_footprint, end);
+            _counters.note_footprint(end);
         }
         return p;
     }
@@ -344,15 +334,9 @@ private:
     std::array<std::uint32_t, detail::tlsf_max_first> _sl_bitmap{};
     std::array<block*, std::size_t{detail::tlsf_max_first} * detail::tlsf_max_second> _heads{};
     block _null{};  // the end of every free list and the head of every empty one
-    std::size_t _requested = 0;
-    std::size_t _granted = 0;
     std::size_t _free_blocks = 0;
     std::size_t _footprint = 0;
-    std::size_t _peak_requested = 0;
-    std::size_t _peak_footprint = 0;
-    std::uint64_t _allocations = 0;
-    std::uint64_t _deallocations = 0;
-    std::uint64_t _failed = 0;
+    detail::heap_counters _counters;  // after the hot words above: its last word (failed) is cold
 };
 
 inline std::string tlsf_heap::verify() const {
@@ -439,15 +423,15 @@ inline std::string tlsf_heap::verify() const {
         return "tlsf: the walk found " + std::to_string(free_blocks.size()) + " free blocks but the lists hold " +
                std::to_string(listed);
     }
-    if (granted != _granted) {
-        return "tlsf: granted_bytes is " + std::to_string(_granted) + " but used blocks hold " + std::to_string(granted);
+    if (granted != _counters.granted) {
+        return "tlsf: granted_bytes is " + std::to_string(_counters.granted) + " but used blocks hold " + std::to_string(granted);
     }
     if (free_blocks.size() != _free_blocks) return "tlsf: the free_blocks counter is wrong";
     if (footprint != _footprint) {
         return "tlsf: footprint is " + std::to_string(_footprint) + " but the highest live block ends at " +
                std::to_string(footprint);
     }
-    if (_requested > _granted) return "tlsf: requested_bytes exceeds granted_bytes";
+    if (_counters.requested > _counters.granted) return "tlsf: requested_bytes exceeds granted_bytes";
     return {};
 }
 

@@ -21,6 +21,7 @@
 
 #include <keel/alloc/detail/align.hpp>
 #include <keel/alloc/detail/boundary_tag.hpp>
+#include <keel/alloc/detail/heap_counters.hpp>
 #include <keel/alloc/detail/poison.hpp>
 #include <keel/alloc/heap.hpp>
 #include <keel/platform/memory_source.hpp>
@@ -129,13 +130,10 @@ public:
         auto* tail = align_up(static_cast<std::byte*>(p) + n, 8);
         poison(tail, static_cast<std::size_t>(b + granted - tail));
 
-        _requested += n;
-        _granted += granted;
-        ++_allocations;
-        _peak_requested = std::max(_peak_requested, _requested);
+        _counters.on_allocate(n, granted);
         const std::size_t now = footprint();
-        _peak_footprint = std::max(_peak_footprint, now);
-        _index.placed(b, granted, now, _granted);
+        _counters.note_footprint(now);
+        _index.placed(b, granted, now, _counters.granted);
         return p;
     }
 
@@ -143,9 +141,7 @@ public:
         if (p == nullptr) return;
         std::byte* b = boundary_tag::block_of(p);
         std::size_t size = boundary_tag::size_of(b);
-        _requested -= n;
-        _granted -= size;
-        ++_deallocations;
+        _counters.on_deallocate(n, size);
         unpoison(b, size);
         bool prev_used = boundary_tag::prev_in_use(b);
         if (!prev_used) {
@@ -177,18 +173,12 @@ public:
     /// address-ordered ones).
     [[nodiscard]] heap_stats stats() const noexcept {
         heap_stats s;
+        _counters.fill(s);
         s.capacity_bytes = _region.size();
-        s.requested_bytes = _requested;
-        s.granted_bytes = _granted;
-        s.free_bytes = usable_bytes() - _granted;
+        s.free_bytes = usable_bytes() - _counters.granted;
         s.largest_free_block = _index.largest();
         s.free_blocks = _index.count();
         s.footprint_bytes = footprint();
-        s.peak_requested_bytes = _peak_requested;
-        s.peak_footprint_bytes = _peak_footprint;
-        s.allocations = _allocations;
-        s.deallocations = _deallocations;
-        s.failed_allocations = _failed;
         return s;
     }
 
@@ -245,10 +235,10 @@ public:
             return "the free index holds " + std::to_string(_index.count()) + " blocks but the walk found " +
                    std::to_string(free_count) + " free blocks";
         }
-        if (granted != _granted) {
-            return "granted_bytes is " + std::to_string(_granted) + " but in-use blocks hold " + std::to_string(granted);
+        if (granted != _counters.granted) {
+            return "granted_bytes is " + std::to_string(_counters.granted) + " but in-use blocks hold " + std::to_string(granted);
         }
-        if (_requested > _granted) return "requested_bytes exceeds granted_bytes";
+        if (_counters.requested > _counters.granted) return "requested_bytes exceeds granted_bytes";
         return _index.check(_first, _sentinel);
     }
 
@@ -264,7 +254,7 @@ private:
     [[nodiscard]] std::size_t usable_bytes() const noexcept { return static_cast<std::size_t>(_sentinel - _first); }
 
     void* fail(std::size_t need) noexcept {
-        ++_failed;
+        _counters.on_failure();
         _index.failed(need);
         return nullptr;
     }
@@ -293,13 +283,7 @@ private:
     std::byte* _first = nullptr;
     std::byte* _sentinel = nullptr;
     std::size_t _split = 0;
-    std::size_t _requested = 0;
-    std::size_t _granted = 0;
-    std::size_t _peak_requested = 0;
-    std::size_t _peak_footprint = 0;
-    std::uint64_t _allocations = 0;
-    std::uint64_t _deallocations = 0;
-    std::uint64_t _failed = 0;
+    heap_counters _counters;
 };
 
 }  // namespace keel::alloc::detail

@@ -34,7 +34,7 @@ using namespace keel::alloc;
 constexpr const char* usage_text =
     "usage:\n"
     "  keel-alloc heaps\n"
-    "  keel-alloc replay TRACE... [--heap NAME|all] [--region-size BYTES] [--param NAME=VALUE]...\n"
+    "  keel-alloc replay TRACE... [--heap NAME[,NAME...]|all]... [--region-size BYTES] [--param NAME=VALUE]...\n"
     "                   [--fill none|first_line|all] [--no-timing] [--no-malloc] [--verify] [--json]\n"
     "  keel-alloc generate KIND|list [--seed N] [--scale N] -o FILE\n"
     "  keel-alloc tune TRACE... [--heap tlsf|buddy|best_fit|adaptive] [--generations N]\n"
@@ -145,7 +145,7 @@ struct arguments {
 
 arguments parse_replay_like(int argc, char** argv, bool tune) {
     arguments a;
-    std::string heap = tune ? "tlsf" : "all";
+    std::vector<std::string> heap_args;  // every --heap value, in order
     for (int i = 0; i < argc; ++i) {
         const std::string_view arg = argv[i];
         auto value = [&]() -> std::string_view {
@@ -153,7 +153,7 @@ arguments parse_replay_like(int argc, char** argv, bool tune) {
             return argv[++i];
         };
         if (arg == "--heap") {
-            heap = value();
+            heap_args.emplace_back(value());
         } else if (arg == "--region-size") {
             a.replay.region_bytes = static_cast<std::size_t>(parse_number(value(), "region size"));
         } else if (arg == "--json") {
@@ -186,16 +186,34 @@ arguments parse_replay_like(int argc, char** argv, bool tune) {
     }
     if (a.traces.empty()) throw usage_error("no trace given");
     if (tune) {
+        if (heap_args.size() > 1) throw usage_error("tune takes one --heap");
+        const std::string heap = heap_args.empty() ? "tlsf" : heap_args.front();
         if (heap != "tlsf" && heap != "buddy" && heap != "best_fit" && heap != "adaptive") {
             throw usage_error("tune --heap wants tlsf, buddy, best_fit or adaptive");
         }
         if (a.population < 2 || a.population > 1000) throw usage_error("--population wants 2..1000");
         if (a.generations < 1 || a.generations > 1000) throw usage_error("--generations wants 1..1000");
         a.heaps = {heap};
-    } else if (heap == "all") {
-        for (auto n : heap_names()) a.heaps.emplace_back(n);
     } else {
-        a.heaps = {heap_of(heap)};
+        // --heap may repeat and take comma-separated names; no --heap means all.
+        if (heap_args.empty()) heap_args.emplace_back("all");
+        auto add = [&](std::string name) {
+            if (std::find(a.heaps.begin(), a.heaps.end(), name) == a.heaps.end()) a.heaps.push_back(std::move(name));
+        };
+        for (const auto& list : heap_args) {
+            std::string_view rest = list;
+            while (true) {
+                const auto comma = rest.find(',');
+                const auto name = rest.substr(0, comma);
+                if (name == "all") {
+                    for (auto n : heap_names()) add(std::string(n));
+                } else {
+                    add(heap_of(name));
+                }
+                if (comma == std::string_view::npos) break;
+                rest.remove_prefix(comma + 1);
+            }
+        }
     }
     return a;
 }

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -105,6 +107,93 @@ private:
 
 void check(const trace& t) {
     if (auto e = check_trace(t); !e.empty()) throw std::invalid_argument("replay: the trace is invalid: " + e);
+}
+
+// The calls a timing pass makes, for a keel heap and for the C library.
+// reallocate() may leave old.p set when it refuses; the caller then frees it
+// untimed (the trace says the old block ended anyway).
+struct heap_calls {
+    any_heap& heap;
+    void* allocate(std::size_t size, std::size_t align) noexcept { return heap.allocate(size, align); }
+    void deallocate(const block& b) noexcept { heap.deallocate(b.p, b.size, b.align); }
+    // No heap grows a block in place: allocate, copy, free.
+    void* reallocate(block& old, std::size_t size, std::size_t align) noexcept {
+        void* p = heap.allocate(size, align);
+        if (p != nullptr && old.p != nullptr) std::memcpy(p, old.p, std::min<std::size_t>(old.size, size));
+        if (old.p != nullptr) heap.deallocate(old.p, old.size, old.align);
+        old.p = nullptr;
+        return p;
+    }
+};
+
+struct malloc_calls {
+    void* allocate(std::size_t size, std::size_t align) noexcept {
+        if (align <= default_alignment) return std::malloc(size);
+        void* p = nullptr;
+        return posix_memalign(&p, std::max(align, sizeof(void*)), size) == 0 ? p : nullptr;
+    }
+    void deallocate(const block& b) noexcept { std::free(b.p); }
+    void* reallocate(block& old, std::size_t size, std::size_t /*align*/) noexcept {
+        if (size == 0) {
+            // realloc(p, 0) frees in glibc; the trace wants a live 0-byte block.
+            void* p = std::malloc(0);
+            std::free(old.p);
+            old.p = nullptr;
+            return p;
+        }
+        void* p = std::realloc(old.p, size);
+        if (p != nullptr) old.p = nullptr;
+        return p;
+    }
+};
+
+// The timing pass: each call of `calls` timed on its own.
+template <class Calls>
+replay_result time_calls(Calls& calls, std::string name, const trace& t, const replay_options& options) {
+    replay_result r;
+    r.heap = std::move(name);
+    std::vector<block> blocks(t.blocks);
+    latency_log log(t.ops.size());
+    for (const trace_op& op : t.ops) {
+        switch (op.what) {
+            case trace_op::kind::allocate: {
+                const auto t0 = ticker::now();
+                void* p = calls.allocate(op.size, op.align);
+                log.add(t0, ticker::now());
+                blocks[op.id] = {p, op.size, op.align};
+                if (p == nullptr) ++r.failed_allocations;
+                fill(p, op.size, options.fill);
+                break;
+            }
+            case trace_op::kind::free: {
+                block& b = blocks[op.id];
+                if (b.p == nullptr) break;
+                const auto t0 = ticker::now();
+                calls.deallocate(b);
+                log.add(t0, ticker::now());
+                b.p = nullptr;
+                break;
+            }
+            case trace_op::kind::reallocate: {
+                block& old = blocks[op.old_id];
+                const auto t0 = ticker::now();
+                void* p = calls.reallocate(old, op.size, op.align);
+                log.add(t0, ticker::now());
+                if (old.p != nullptr) {  // refused: the trace says the old block ended anyway
+                    calls.deallocate(old);
+                    old.p = nullptr;
+                }
+                blocks[op.id] = {p, op.size, op.align};
+                if (p == nullptr) ++r.failed_allocations;
+                break;
+            }
+        }
+    }
+    for (const auto& b : blocks) {
+        if (b.p != nullptr) calls.deallocate(b);
+    }
+    log.finish(r);
+    return r;
 }
 
 }  // namespace
@@ -216,49 +305,8 @@ replay_result replay_metrics(any_heap& heap, const trace& t, const replay_option
 
 replay_result replay_timing(any_heap& heap, const trace& t, const replay_options& options) {
     check(t);
-    replay_result r;
-    r.heap = std::string(heap.name());
-    std::vector<block> blocks(t.blocks);
-    latency_log log(t.ops.size());
-    for (const trace_op& op : t.ops) {
-        switch (op.what) {
-            case trace_op::kind::allocate: {
-                const auto t0 = ticker::now();
-                void* p = heap.allocate(op.size, op.align);
-                log.add(t0, ticker::now());
-                blocks[op.id] = {p, op.size, op.align};
-                if (p == nullptr) ++r.failed_allocations;
-                fill(p, op.size, options.fill);
-                break;
-            }
-            case trace_op::kind::free: {
-                block& b = blocks[op.id];
-                if (b.p == nullptr) break;
-                const auto t0 = ticker::now();
-                heap.deallocate(b.p, b.size, b.align);
-                log.add(t0, ticker::now());
-                b.p = nullptr;
-                break;
-            }
-            case trace_op::kind::reallocate: {
-                block& old = blocks[op.old_id];
-                const auto t0 = ticker::now();
-                void* p = heap.allocate(op.size, op.align);
-                if (p != nullptr && old.p != nullptr) std::memcpy(p, old.p, std::min<std::size_t>(old.size, op.size));
-                if (old.p != nullptr) heap.deallocate(old.p, old.size, old.align);
-                log.add(t0, ticker::now());
-                old.p = nullptr;
-                blocks[op.id] = {p, op.size, op.align};
-                if (p == nullptr) ++r.failed_allocations;
-                break;
-            }
-        }
-    }
-    for (auto& b : blocks) {
-        if (b.p != nullptr) heap.deallocate(b.p, b.size, b.align);
-    }
-    log.finish(r);
-    return r;
+    heap_calls calls{heap};
+    return time_calls(calls, std::string(heap.name()), t, options);
 }
 
 replay_result replay(const heap_factory& make, const trace& t, const replay_options& options) {
@@ -296,62 +344,8 @@ replay_result replay(const heap_factory& make, const trace& t, const replay_opti
 
 replay_result replay_malloc(const trace& t, const replay_options& options) {
     check(t);
-    replay_result r;
-    r.heap = "malloc";
-    std::vector<block> blocks(t.blocks);
-    latency_log log(t.ops.size());
-    auto allocate = [](std::size_t size, std::size_t align) -> void* {
-        if (align <= default_alignment) return std::malloc(size);
-        void* p = nullptr;
-        return posix_memalign(&p, std::max(align, sizeof(void*)), size) == 0 ? p : nullptr;
-    };
-    for (const trace_op& op : t.ops) {
-        switch (op.what) {
-            case trace_op::kind::allocate: {
-                const auto t0 = ticker::now();
-                void* p = allocate(op.size, op.align);
-                log.add(t0, ticker::now());
-                blocks[op.id] = {p, op.size, op.align};
-                if (p == nullptr) ++r.failed_allocations;
-                fill(p, op.size, options.fill);
-                break;
-            }
-            case trace_op::kind::free: {
-                block& b = blocks[op.id];
-                if (b.p == nullptr) break;
-                const auto t0 = ticker::now();
-                std::free(b.p);
-                log.add(t0, ticker::now());
-                b.p = nullptr;
-                break;
-            }
-            case trace_op::kind::reallocate: {
-                block& old = blocks[op.old_id];
-                void* p = nullptr;
-                const auto t0 = ticker::now();
-                if (op.size == 0) {
-                    // realloc(p, 0) frees in glibc; the trace wants a live 0-byte block.
-                    p = std::malloc(0);
-                    std::free(old.p);
-                    old.p = nullptr;
-                } else {
-                    p = std::realloc(old.p, op.size);
-                    if (p != nullptr) old.p = nullptr;
-                }
-                log.add(t0, ticker::now());
-                if (old.p != nullptr) {  // refused: the trace says the old block ended anyway
-                    std::free(old.p);
-                    old.p = nullptr;
-                }
-                blocks[op.id] = {p, op.size, op.align};
-                if (p == nullptr) ++r.failed_allocations;
-                break;
-            }
-        }
-    }
-    for (auto& b : blocks) std::free(b.p);
-    log.finish(r);
-    return r;
+    malloc_calls calls;
+    return time_calls(calls, "malloc", t, options);
 }
 
 }  // namespace keel::alloc

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <queue>
 #include <random>
@@ -231,6 +232,24 @@ trace preset_phased(std::uint64_t seed, std::size_t scale) {
 // sizes 4x per round, and size their separators above every hole left by
 // earlier rounds, so that rounds do not feed each other's holes.
 
+// The layout both hole attacks below share: n holes of each of `hole_sizes`
+// (in that order, from low addresses up), each followed by a live separator;
+// the holes are freed, then n blocks of each of `requests` are asked, in order.
+void holes_then_requests(builder& b, std::size_t n, std::initializer_list<std::uint64_t> hole_sizes,
+                         std::uint64_t separator, std::initializer_list<std::uint64_t> requests) {
+    std::vector<std::uint32_t> holes;
+    for (const std::uint64_t size : hole_sizes) {
+        for (std::size_t k = 0; k < n; ++k) {
+            holes.push_back(b.alloc(size));
+            b.alloc(separator);
+        }
+    }
+    for (auto id : holes) b.free(id);
+    for (const std::uint64_t size : requests) {
+        for (std::size_t k = 0; k < n; ++k) b.alloc(size);
+    }
+}
+
 // anti_first_fit: in each round, lay out N big holes (16q) at low addresses and
 // N tight holes (10q) above them, separated by live blocks; then ask N
 // medium blocks (9q), then N big ones (16q). First fit puts each medium block
@@ -245,18 +264,7 @@ trace adversary_first_fit(std::uint64_t seed, std::size_t scale) {
     const std::size_t n = 32 * scale;
     for (int round = 0; round < 4; ++round) {
         const std::uint64_t q = q0 << (2 * round);
-        std::vector<std::uint32_t> holes;
-        for (std::size_t k = 0; k < n; ++k) {
-            holes.push_back(b.alloc(16 * q));
-            b.alloc(3 * q);
-        }
-        for (std::size_t k = 0; k < n; ++k) {
-            holes.push_back(b.alloc(10 * q));
-            b.alloc(3 * q);
-        }
-        for (auto id : holes) b.free(id);
-        for (std::size_t k = 0; k < n; ++k) b.alloc(9 * q);
-        for (std::size_t k = 0; k < n; ++k) b.alloc(16 * q);
+        holes_then_requests(b, n, {16 * q, 10 * q}, 3 * q, {9 * q, 16 * q});
     }
     return b.take();
 }
@@ -296,19 +304,7 @@ trace adversary_best_fit(std::uint64_t seed, std::size_t scale) {
     const std::size_t n = 32 * scale;
     for (int round = 0; round < 4; ++round) {
         const std::uint64_t u = u0 << (2 * round);
-        std::vector<std::uint32_t> holes;
-        for (std::size_t k = 0; k < n; ++k) {
-            holes.push_back(b.alloc(64 * u));
-            b.alloc(8 * u);
-        }
-        for (std::size_t k = 0; k < n; ++k) {
-            holes.push_back(b.alloc(38 * u));
-            b.alloc(8 * u);
-        }
-        for (auto id : holes) b.free(id);
-        for (std::size_t k = 0; k < n; ++k) b.alloc(35 * u);
-        for (std::size_t k = 0; k < n; ++k) b.alloc(38 * u);
-        for (std::size_t k = 0; k < n; ++k) b.alloc(28 * u);
+        holes_then_requests(b, n, {64 * u, 38 * u}, 8 * u, {35 * u, 38 * u, 28 * u});
     }
     return b.take();
 }

@@ -110,6 +110,13 @@ class KeelConan(ConanFile):
         # time: consumers neither link mimalloc nor get it as their malloc.
         alloc.system_libs = ["dl"]
 
+        trust = self.cpp_info.components["trust"]
+        trust.set_property("cmake_target_name", "keel::trust")
+        trust.libs = ["keel_trust"]
+        # async_apply.hpp is header-only over Boost.Asio, which platform already requires.
+        trust.requires = ["platform"]
+        trust.system_libs = ["pthread"]
+
         umbrella = self.cpp_info.components["keel"]
         umbrella.set_property("cmake_target_name", "keel::keel")
-        umbrella.requires = ["platform", "sync", "alloc"]
+        umbrella.requires = ["platform", "sync", "alloc", "trust"]

@@ -7,3 +7,4 @@
 #include <keel/platform.hpp>
 #include <keel/sync.hpp>
 #include <keel/alloc.hpp>
+#include <keel/trust.hpp>

@@ -158,7 +158,7 @@ void channel::wait_finished(std::uint32_t end) {
         _client_parked.store(1, std::memory_order_relaxed);
         // Pairs with the trustee's fence between publishing `consumed` and looking at
         // `_client_parked`: one of us sees the other's store.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        store_load_barrier();
         if (_consumed.load(std::memory_order_relaxed) == seen) platform::futex_wait{}.wait(_consumed, seen);
         _client_parked.store(0, std::memory_order_relaxed);
     }
@@ -278,14 +278,14 @@ std::uint32_t trustee::serve_pass() {
         bump(_batches);
         bump(_batch_sizes[std::min<std::size_t>(std::bit_width(served) - 1, 7)]);
         if (touched_count == max_touched) {
-            std::atomic_thread_fence(std::memory_order_seq_cst);
+            store_load_barrier();
             for (std::size_t i = 0; i < touched_count; ++i) touched[i]->wake_client_if_parked();
             touched_count = 0;
         }
         touched[touched_count++] = ch;
     }
     if (touched_count != 0) {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        store_load_barrier();
         for (std::size_t i = 0; i < touched_count; ++i) touched[i]->wake_client_if_parked();
         bump(_served, total);
     }
@@ -310,7 +310,7 @@ bool trustee::park() {
     bell.sleeping.store(1, std::memory_order_relaxed);
     // Pairs with the fence in channel::publish: a client either sees us asleep and
     // rings, or we see its tail in the pass below.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    store_load_barrier();
     const std::uint32_t ring = bell.ring.load(std::memory_order_acquire);
     if (serve_pass() != 0 || core.stop_requested.load(std::memory_order_acquire) ||
         (core.retire_requested.load(std::memory_order_acquire) && !_retired)) {

@@ -45,6 +45,14 @@ unsigned trustee_index(const trustee& t) noexcept;
 
 template <class T, class... A>
 trust<T> make_trust(trustee& t, std::shared_ptr<runtime_core> rt, A&&... args);
+
+/// For request forms built outside trust<T> (async_apply): the handle's block.
+struct trust_access {
+    template <class T>
+    static object_block<T>& block(const trust<T>& t) {
+        return t.block();
+    }
+};
 }  // namespace detail
 
 /// A handle to an object that lives on a trustee thread. Instead of locking it, callers
@@ -79,9 +87,7 @@ public:
 
     /// Drops this handle (the object goes with the last one).
     void reset() noexcept {
-        if (auto* b = std::exchange(_block, nullptr);
-            b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
-            detail::release_block(b);
+        if (auto* b = std::exchange(_block, nullptr)) detail::drop_reference(*b);
     }
 
     /// Runs f(T&) on the trustee and returns its result; an exception thrown by f is
@@ -125,7 +131,7 @@ public:
             return;
         }
         using rec = detail::then_record<T, fn_type, then_type>;
-        detail::emplace_record<rec>(*ch, &b, std::forward<F>(f), std::forward<C>(then));
+        detail::emplace_record<rec>(*ch, *ch, &b, std::forward<F>(f), std::forward<C>(then));
         ch->commit(false);
     }
 
@@ -139,6 +145,7 @@ public:
     friend bool operator==(const trust& a, const trust& b) noexcept { return a._block == b._block; }
 
 private:
+    friend struct detail::trust_access;
     template <class U, class... A>
     friend trust<U> detail::make_trust(detail::trustee&, std::shared_ptr<detail::runtime_core>, A&&...);
 

@@ -147,3 +147,18 @@ TEST_CASE("an empty handle refuses requests", "[trust]") {
     CHECK_FALSE(none);
     CHECK_THROWS_AS(none.apply([](counter&) {}), std::logic_error);
 }
+
+TEST_CASE("pending apply_then requests keep their object alive", "[trust][lifetime]") {
+    kt::runtime rt;
+    std::atomic<std::thread::id> destroyed_on{};
+    auto p = rt.entrust<placed>(&destroyed_on);
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 100; ++i) p.apply_then([&](placed&) { ran.fetch_add(1); }, [] {});
+    kt::poll();
+    // Another thread drops the last handle while the requests may still be queued.
+    std::thread dropper([q = std::move(p)]() mutable { q.reset(); });
+    dropper.join();
+    kt::drain();
+    CHECK(ran.load() == 100);
+    while (destroyed_on.load() == std::thread::id{}) std::this_thread::yield();
+}

@@ -44,6 +44,11 @@ void adopt_block(block_base& b) noexcept;
 /// destruction to the trustee otherwise, or only frees the block after shutdown.
 void release_block(block_base* b) noexcept;
 
+/// Gives up one reference (a handle's or a pending request's).
+inline void drop_reference(block_base& b) noexcept {
+    if (b.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) release_block(&b);
+}
+
 template <class T>
 struct object_block final : block_base {
     object_block(trustee* t, std::shared_ptr<runtime_core> rt) noexcept

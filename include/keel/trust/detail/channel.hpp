@@ -14,6 +14,7 @@
 // wrap at 2^32; the ring is far smaller, so serial-number comparison orders them.
 
 #include <keel/platform/cpu.hpp>
+#include <keel/trust/detail/block.hpp>
 #include <keel/platform/wait_policy.hpp>
 
 #include <atomic>
@@ -42,6 +43,19 @@ struct record {
     std::uint32_t reserved;
 };
 static_assert(sizeof(record) == 16);
+
+/// A full barrier between a store and a later load (the Dekker pairs below: publish a
+/// tail, then look whether the trustee sleeps; publish `consumed`, then look whether
+/// the client parked). ThreadSanitizer does not model fences, so under it the same
+/// barrier is a locked read-modify-write, which orders as strongly on x86.
+inline void store_load_barrier() noexcept {
+#if defined(__SANITIZE_THREAD__)
+    static std::atomic<std::uint32_t> barrier_word{0};
+    barrier_word.fetch_add(0, std::memory_order_seq_cst);
+#else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
 
 /// True when serial position `pos` has reached `target`.
 inline bool reached(std::uint32_t pos, std::uint32_t target) noexcept {
@@ -106,7 +120,7 @@ public:
         _tail.store(_write_pos, std::memory_order_release);
         // Pairs with the trustee's fence between `sleeping = 1` and its last look at
         // the tails: either it sees this tail or this thread sees it asleep.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        store_load_barrier();
         if (_bell->sleeping.load(std::memory_order_relaxed) != 0) wake_trustee(*_bell);
     }
 
@@ -122,6 +136,36 @@ public:
             }
             // The record advances _reclaim_pos itself before it runs user code.
             r->run(r, record_op::finish, this);
+        }
+    }
+
+    /// An apply_then or async_apply record keeps its object alive until it is finished:
+    /// the channel holds one reference per object with records outstanding, so a
+    /// stream of requests to one object costs no atomic operation per request.
+    /// Returns false when the table is full: the record then holds its own reference.
+    bool pin(block_base& b) noexcept {
+        pin_entry* empty = nullptr;
+        for (auto& p : _pins) {
+            if (p.block == &b) {
+                ++p.outstanding;
+                return true;
+            }
+            if (p.block == nullptr && empty == nullptr) empty = &p;
+        }
+        if (empty == nullptr) return false;
+        b.refs.fetch_add(1, std::memory_order_relaxed);
+        *empty = {&b, 1};
+        return true;
+    }
+    /// A finished record gives its share back; the last one drops the reference.
+    void unpin(block_base& b) noexcept {
+        for (auto& p : _pins) {
+            if (p.block != &b) continue;
+            if (--p.outstanding == 0) {
+                p.block = nullptr;
+                drop_reference(b);
+            }
+            return;
         }
     }
 
@@ -193,9 +237,14 @@ private:
     std::atomic<std::uint32_t> _reclaim_published{0};
 
     // The client's own state.
+    struct pin_entry {
+        block_base* block = nullptr;
+        std::uint32_t outstanding = 0;
+    };
     alignas(platform::cache_line_size) std::uint32_t _write_pos = 0;
     std::uint32_t _reclaim_pos = 0;
     std::uint32_t _unpublished = 0;
+    pin_entry _pins[3];
 
     // The trustee's own state.
     alignas(platform::cache_line_size) std::uint32_t _served = 0;

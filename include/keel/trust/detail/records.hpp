@@ -203,6 +203,27 @@ struct sync_record : record {
     }
 };
 
+/// Keeps a request's object alive until the client has finished its record: a share
+/// of the channel's reference, or a reference of its own when the table is full.
+/// Without a channel (a request run inline on its own trustee) it holds nothing.
+class object_hold {
+public:
+    object_hold(channel* ch, block_base& b) noexcept
+        : _kind(ch == nullptr ? kind::none : ch->pin(b) ? kind::pinned : kind::own) {
+        if (_kind == kind::own) b.refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    void release(channel* ch, block_base& b) noexcept {
+        if (_kind == kind::own)
+            drop_reference(b);
+        else if (_kind == kind::pinned)
+            ch->unpin(b);
+    }
+
+private:
+    enum class kind : std::uint8_t { none, pinned, own };
+    kind _kind;
+};
+
 /// apply_then(): the closure and the continuation are owned by the record; the
 /// continuation runs on the client, with the result, when the record is finished.
 template <class T, class F, class C>
@@ -212,11 +233,12 @@ struct then_record : record {
     stored<F> fn;
     outcome<result_type> result;
     stored<C> then;
+    object_hold hold;  // last: taken only once nothing else can throw
 
     template <class FA, class CA>
-    then_record(object_block<T>* b, FA&& f, CA&& c)
+    then_record(channel& ch, object_block<T>* b, FA&& f, CA&& c)
         : record{&run_op, record_size<then_record>(), 0}, block(b), fn(std::in_place, std::forward<FA>(f)),
-          then(std::in_place, std::forward<CA>(c)) {}
+          then(std::in_place, std::forward<CA>(c)), hold(&ch, *b) {}
 
     static void run_op(record* base, record_op op, channel* ch) {
         auto* self = static_cast<then_record*>(base);
@@ -232,8 +254,11 @@ struct then_record : record {
         result.adopt(self->result);
         C then(std::move(self->then.get()));
         const std::uint32_t size = self->size;
+        object_block<T>* b = self->block;
+        object_hold hold = self->hold;
         self->~then_record();
         ch->release_front(size);
+        hold.release(ch, *b);
         if constexpr (std::is_void_v<result_type>) {
             result.take();
             std::move(then)();

@@ -162,3 +162,21 @@ TEST_CASE("pending apply_then requests keep their object alive", "[trust][lifeti
     CHECK(ran.load() == 100);
     while (destroyed_on.load() == std::thread::id{}) std::this_thread::yield();
 }
+
+TEST_CASE("apply_then interleaved over many objects keeps each alive until its requests ran",
+          "[trust][lifetime]") {
+    kt::runtime rt(kt::runtime_options{.trustees = 2});
+    constexpr int objects = 9;  // more than a channel's table of shared references
+    std::vector<std::atomic<std::thread::id>> destroyed(objects);
+    std::vector<kt::trust<placed>> handles;
+    for (int i = 0; i < objects; ++i) handles.push_back(rt.entrust<placed>(&destroyed[static_cast<std::size_t>(i)]));
+    std::atomic<int> ran{0};
+    for (int round = 0; round < 50; ++round)
+        for (auto& h : handles) h.apply_then([&](placed&) { ran.fetch_add(1); }, [] {});
+    handles.clear();  // requests still pending hold the objects
+    kt::drain();
+    CHECK(ran.load() == 50 * objects);
+    for (auto& d : destroyed)
+        while (d.load() == std::thread::id{}) std::this_thread::yield();
+    for (auto& d : destroyed) CHECK(d.load() != std::this_thread::get_id());
+}

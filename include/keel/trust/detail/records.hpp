@@ -56,12 +56,20 @@ public:
     outcome& operator=(const outcome&) = delete;
     ~outcome() { reset(); }
 
+    /// For a void result: start out as success, so the trustee writes nothing into the
+    /// record unless f throws (the record's lines then travel one way only).
+    void presume_success() noexcept
+        requires std::is_void_v<R>
+    {
+        _state = state::value;
+    }
+
     template <class Fn>
     void produce(Fn&& fn) noexcept {
         try {
             if constexpr (std::is_void_v<R>) {
                 std::forward<Fn>(fn)();
-                _state = state::value;
+                if (_state != state::value) _state = state::value;
             } else {
                 ::new (static_cast<void*>(&_value)) stored<R>(std::in_place, std::forward<Fn>(fn)());
                 _state = state::value;
@@ -238,7 +246,9 @@ struct then_record : record {
     template <class FA, class CA>
     then_record(channel& ch, object_block<T>* b, FA&& f, CA&& c)
         : record{&run_op, record_size<then_record>(), 0}, block(b), fn(std::in_place, std::forward<FA>(f)),
-          then(std::in_place, std::forward<CA>(c)), hold(&ch, *b) {}
+          then(std::in_place, std::forward<CA>(c)), hold(&ch, *b) {
+        if constexpr (std::is_void_v<result_type>) result.presume_success();
+    }
 
     static void run_op(record* base, record_op op, channel* ch) {
         auto* self = static_cast<then_record*>(base);

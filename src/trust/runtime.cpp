@@ -270,6 +270,8 @@ std::uint32_t trustee::serve_pass() {
     std::size_t touched_count = 0;
     std::uint32_t total = 0;
     const std::size_t start = _cursor++ % n;
+    if (n > 1)
+        for (channel* ch : _channels) ch->prefetch();
     for (std::size_t k = 0; k < n; ++k) {
         channel* ch = _channels[(start + k) % n];
         const std::uint32_t served = ch->serve(core.options.burst);

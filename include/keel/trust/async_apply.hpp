@@ -44,7 +44,6 @@ struct async_record : record {
     stored<F> fn;
     stored<Handler> handler;
     std::optional<executor_type> work;  ///< keeps the executor's work count up meanwhile
-    object_hold hold;                   ///< keeps the object alive until finished
 
     template <class FA>
     async_record(channel* ch, object_block<T>* b, FA&& f, Handler&& h)
@@ -53,8 +52,9 @@ struct async_record : record {
           fn(std::in_place, std::forward<FA>(f)),
           handler(std::in_place, std::move(h)),
           work(boost::asio::prefer(boost::asio::get_associated_executor(handler.get()),
-                                   boost::asio::execution::outstanding_work.tracked)),
-          hold(ch, *b) {}
+                                   boost::asio::execution::outstanding_work.tracked)) {
+        object_hold::take(*this, ch, *b);  // last: nothing after it can throw
+    }
 
     static void run_op(record* base, record_op op, channel* ch) {
         auto* self = static_cast<async_record*>(base);
@@ -64,10 +64,10 @@ struct async_record : record {
         }
         const std::uint32_t size = self->size;
         object_block<T>* b = self->block;
-        object_hold hold = self->hold;
+        const std::uint32_t flags = self->flags;
         self->~async_record();
         ch->release_front(size);
-        hold.release(ch, *b);
+        object_hold::release(flags, ch, *b);
     }
 
     void serve() noexcept {

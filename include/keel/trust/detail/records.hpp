@@ -32,7 +32,7 @@ public:
     X& get() noexcept { return _value; }
 
 private:
-    X _value;
+    [[no_unique_address]] X _value;
 };
 
 template <class X>
@@ -56,24 +56,11 @@ public:
     outcome& operator=(const outcome&) = delete;
     ~outcome() { reset(); }
 
-    /// For a void result: start out as success, so the trustee writes nothing into the
-    /// record unless f throws (the record's lines then travel one way only).
-    void presume_success() noexcept
-        requires std::is_void_v<R>
-    {
-        _state = state::value;
-    }
-
     template <class Fn>
     void produce(Fn&& fn) noexcept {
         try {
-            if constexpr (std::is_void_v<R>) {
-                std::forward<Fn>(fn)();
-                if (_state != state::value) _state = state::value;
-            } else {
-                ::new (static_cast<void*>(&_value)) stored<R>(std::in_place, std::forward<Fn>(fn)());
-                _state = state::value;
-            }
+            ::new (static_cast<void*>(&_value)) stored<R>(std::in_place, std::forward<Fn>(fn)());
+            _state = state::value;
         } catch (...) {
             ::new (static_cast<void*>(&_error)) std::exception_ptr(std::current_exception());
             _state = state::error;
@@ -83,17 +70,14 @@ public:
     /// Takes the value over from `other` (which is left empty).
     void adopt(outcome& other) noexcept {
         reset();
-        if (other._state == state::value) {
-            if constexpr (!std::is_void_v<R>)
-                ::new (static_cast<void*>(&_value)) stored<R>(std::move(other._value));
-        } else if (other._state == state::error) {
+        if (other._state == state::value)
+            ::new (static_cast<void*>(&_value)) stored<R>(std::move(other._value));
+        else if (other._state == state::error)
             ::new (static_cast<void*>(&_error)) std::exception_ptr(std::move(other._error));
-        }
         _state = other._state;
         other.reset();
     }
 
-    [[nodiscard]] bool has_error() const noexcept { return _state == state::error; }
     [[nodiscard]] std::exception_ptr error() const noexcept {
         return _state == state::error ? _error : nullptr;
     }
@@ -101,29 +85,52 @@ public:
     /// The value, or rethrows the exception.
     R take() {
         if (_state == state::error) std::rethrow_exception(_error);
-        if constexpr (!std::is_void_v<R>) return std::move(_value.get());
+        return std::move(_value.get());
     }
 
 private:
     enum class state : std::uint8_t { empty, value, error };
-    struct nothing {};
-    using value_type =
-        std::conditional_t<std::is_void_v<R>, nothing, stored<std::conditional_t<std::is_void_v<R>, int, R>>>;
 
     void reset() noexcept {
-        if (_state == state::value) {
-            if constexpr (!std::is_void_v<R>) _value.~value_type();
-        } else if (_state == state::error) {
+        if (_state == state::value)
+            _value.~stored<R>();
+        else if (_state == state::error)
             _error.~exception_ptr();
-        }
         _state = state::empty;
     }
 
     union {
-        value_type _value;
+        stored<R> _value;
         std::exception_ptr _error;
     };
     state _state = state::empty;
+};
+
+/// A void result is success unless an exception is there: 8 bytes, and the trustee
+/// writes nothing into the record unless f throws (the record's lines travel one way).
+template <>
+class outcome<void> {
+public:
+    outcome() noexcept = default;
+    outcome(const outcome&) = delete;
+    outcome& operator=(const outcome&) = delete;
+
+    template <class Fn>
+    void produce(Fn&& fn) noexcept {
+        try {
+            std::forward<Fn>(fn)();
+        } catch (...) {
+            _error = std::current_exception();
+        }
+    }
+    void adopt(outcome& other) noexcept { _error = std::exchange(other._error, nullptr); }
+    [[nodiscard]] std::exception_ptr error() const noexcept { return _error; }
+    void take() {
+        if (_error) std::rethrow_exception(std::exchange(_error, nullptr));
+    }
+
+private:
+    std::exception_ptr _error;
 };
 
 template <class Rec>
@@ -212,24 +219,21 @@ struct sync_record : record {
 };
 
 /// Keeps a request's object alive until the client has finished its record: a share
-/// of the channel's reference, or a reference of its own when the table is full.
-/// Without a channel (a request run inline on its own trustee) it holds nothing.
-class object_hold {
-public:
-    object_hold(channel* ch, block_base& b) noexcept
-        : _kind(ch == nullptr ? kind::none : ch->pin(b) ? kind::pinned : kind::own) {
-        if (_kind == kind::own) b.refs.fetch_add(1, std::memory_order_relaxed);
+/// of the channel's reference, or a reference of its own when the table is full (noted
+/// in the record's flags). Without a channel (run inline on its own trustee) it holds
+/// nothing.
+struct object_hold {
+    static void take(record& r, channel* ch, block_base& b) noexcept {
+        if (ch == nullptr || ch->pin(b)) return;
+        b.refs.fetch_add(1, std::memory_order_relaxed);
+        r.flags |= record::owns_reference;
     }
-    void release(channel* ch, block_base& b) noexcept {
-        if (_kind == kind::own)
+    static void release(std::uint32_t flags, channel* ch, block_base& b) noexcept {
+        if (flags & record::owns_reference)
             drop_reference(b);
-        else if (_kind == kind::pinned)
+        else if (ch != nullptr)
             ch->unpin(b);
     }
-
-private:
-    enum class kind : std::uint8_t { none, pinned, own };
-    kind _kind;
 };
 
 /// apply_then(): the closure and the continuation are owned by the record; the
@@ -238,16 +242,15 @@ template <class T, class F, class C>
 struct then_record : record {
     using result_type = apply_result_t<T, F>;
     object_block<T>* block;
-    stored<F> fn;
     outcome<result_type> result;
-    stored<C> then;
-    object_hold hold;  // last: taken only once nothing else can throw
+    [[no_unique_address]] stored<F> fn;
+    [[no_unique_address]] stored<C> then;
 
     template <class FA, class CA>
     then_record(channel& ch, object_block<T>* b, FA&& f, CA&& c)
         : record{&run_op, record_size<then_record>(), 0}, block(b), fn(std::in_place, std::forward<FA>(f)),
-          then(std::in_place, std::forward<CA>(c)), hold(&ch, *b) {
-        if constexpr (std::is_void_v<result_type>) result.presume_success();
+          then(std::in_place, std::forward<CA>(c)) {
+        object_hold::take(*this, &ch, *b);  // last: nothing after it can throw
     }
 
     static void run_op(record* base, record_op op, channel* ch) {
@@ -265,10 +268,10 @@ struct then_record : record {
         C then(std::move(self->then.get()));
         const std::uint32_t size = self->size;
         object_block<T>* b = self->block;
-        object_hold hold = self->hold;
+        const std::uint32_t flags = self->flags;
         self->~then_record();
         ch->release_front(size);
-        hold.release(ch, *b);
+        object_hold::release(flags, ch, *b);
         if constexpr (std::is_void_v<result_type>) {
             result.take();
             std::move(then)();

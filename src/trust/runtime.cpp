@@ -109,12 +109,13 @@ trustee* current_trustee() noexcept { return tl_trustee; }
 // ---------------------------------------------------------------- channel
 
 channel::channel(trustee* owner, trustee_doorbell* bell, std::uint32_t capacity,
-                 std::uint32_t publish_batch, bool client_is_trustee)
+                 std::uint32_t publish_batch, bool client_is_trustee, wait_budget budget)
     : _ring(static_cast<std::byte*>(::operator new(capacity, std::align_val_t{platform::cache_line_size}))),
       _capacity(capacity),
       _mask(capacity - 1),
       _publish_batch(client_is_trustee ? 1 : publish_batch),
       _client_is_trustee(client_is_trustee),
+      _budget(budget),
       _bell(bell),
       _owner(owner) {}
 
@@ -132,35 +133,38 @@ void channel::wait_finished(std::uint32_t end) {
     publish();
     trustee* self = tl_trustee;
     std::uint32_t rounds = 0;
-    constexpr std::uint32_t spin_rounds = 4096;
-    constexpr std::uint32_t yield_rounds = 64;
+    std::int64_t waiting_since = -1;  // read the clock only once spinning has gone on a while
     for (;;) {
         finish_completed();
         if (reached(_reclaim_pos, end)) break;
+        ++rounds;
         if (self != nullptr) {
             // A trustee waiting on another keeps serving its own clients (no deadlock
             // when trustees call each other); it never parks, it is someone's server.
-            if (self->serve_pass() == 0 && ++rounds % 256 == 0) ::sched_yield();
+            if (self->serve_pass() == 0 && rounds % 64 == 0) ::sched_yield();
             continue;
         }
-        if (rounds < spin_rounds) {
-            ++rounds;
+        if (rounds % 32 != 0) {
             platform::cpu_relax();
             continue;
         }
-        if (rounds < spin_rounds + yield_rounds) {
-            ++rounds;
+        const std::int64_t now = static_cast<std::int64_t>(now_ns());
+        if (waiting_since < 0) waiting_since = now;
+        const std::int64_t waited = now - waiting_since;
+        if (waited < _budget.spin_ns) continue;
+        if (waited < _budget.spin_ns + _budget.yield_ns) {
             ::sched_yield();
             continue;
         }
         const std::uint32_t seen = _consumed.load(std::memory_order_acquire);
         if (!reached(_reclaim_pos, seen)) continue;  // completions to finish first
         _client_parked.store(1, std::memory_order_relaxed);
-        // Pairs with the trustee's fence between publishing `consumed` and looking at
+        // Pairs with the trustee's barrier between publishing `consumed` and looking at
         // `_client_parked`: one of us sees the other's store.
         store_load_barrier();
         if (_consumed.load(std::memory_order_relaxed) == seen) platform::futex_wait{}.wait(_consumed, seen);
         _client_parked.store(0, std::memory_order_relaxed);
+        waiting_since = -1;
     }
     if (_client_is_trustee) note_reclaimed();
 }
@@ -219,7 +223,8 @@ void trustee::start() {
                 return;
             }
         }
-        _started_ns.store(now_ns(), std::memory_order_relaxed);
+        _last_idle_end = now_ns();
+        _started_ns.store(_last_idle_end, std::memory_order_relaxed);
         ready.set_value();
         run();
     });
@@ -290,22 +295,19 @@ std::uint32_t trustee::serve_pass() {
         store_load_barrier();
         for (std::size_t i = 0; i < touched_count; ++i) touched[i]->wake_client_if_parked();
         bump(_served, total);
+        if (_busy_from == 0) _busy_from = _last_idle_end;
     }
     return total;
 }
 
-void trustee::note_busy(bool worked) noexcept {
-    // The clock is read only when the trustee turns busy or idle, and after the pass
-    // that did so: busy time is approximate to one pass per transition.
-    if (worked == _busy) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (worked) {
-        _busy_since = now;
-    } else {
-        const auto spent = std::chrono::duration_cast<std::chrono::nanoseconds>(now - _busy_since).count();
-        bump(_busy_ns, static_cast<std::uint64_t>(spent));
+void trustee::note_idle(std::uint64_t now) noexcept {
+    // Busy time without reading the clock on busy passes: a run of working passes
+    // started when the last idle pass ended, and ends at the next idle pass.
+    if (_busy_from != 0) {
+        bump(_busy_ns, now - _busy_from);
+        _busy_from = 0;
     }
-    _busy = worked;
+    _last_idle_end = now;
 }
 
 bool trustee::park() {
@@ -331,14 +333,15 @@ void trustee::wake() noexcept {
 }
 
 void trustee::run() {
-    std::uint32_t idle = 0;
     std::uint32_t since_poll = 0;
+    std::uint64_t idle_since = 0;  // 0: the last pass found work
+    const auto spin_ns = static_cast<std::uint64_t>(core.options.idle_spin.count());
+    const auto yield_ns = static_cast<std::uint64_t>(core.options.idle_yield.count());
     for (;;) {
         const bool worked = serve_pass() != 0;
-        note_busy(worked);
         // A trustee is a client too (requests it sent while serving): run the
         // continuations that have come back.
-        if (worked ? ++since_poll >= 64 : true) {
+        if (!worked || ++since_poll >= 64) {
             since_poll = 0;
             tl_client.for_each([](channel& ch) {
                 if (!ch.idle()) {
@@ -349,23 +352,36 @@ void trustee::run() {
             });
         }
         if (worked) {
-            idle = 0;
+            idle_since = 0;
             continue;
         }
+        // Idle passes read the clock (nobody waits on an idle trustee); that also
+        // closes the busy period the previous passes made.
+        const std::uint64_t now = now_ns();
+        note_idle(now);
+        if (idle_since == 0) idle_since = now;
         if (core.retire_requested.load(std::memory_order_acquire) && !_retired) {
             retire_objects();
             continue;
         }
         if (core.stop_requested.load(std::memory_order_acquire)) break;
-        if (_has_incoming.load(std::memory_order_relaxed) == false && idle % 1024 == 1023) reap_abandoned();
-        if (++idle < core.options.idle_spin_passes) {
+        if (_has_incoming.load(std::memory_order_relaxed) == false && (now - idle_since) > yield_ns) reap_abandoned();
+        if (now - idle_since < spin_ns) {
             platform::cpu_relax();
             continue;
         }
-        idle = 0;
+        // A trustee with requests of its own still out must not sleep: nobody would wake
+        // it to run their continuations (and shutdown waits for those).
+        bool awaiting_replies = false;
+        tl_client.for_each([&](channel& ch) { awaiting_replies = awaiting_replies || !ch.idle(); });
+        if (awaiting_replies || now - idle_since < spin_ns + yield_ns) {
+            ::sched_yield();
+            continue;
+        }
         park();
+        idle_since = 0;
     }
-    note_busy(false);
+    note_idle(now_ns());
     _stopped_ns.store(now_ns(), std::memory_order_relaxed);
 }
 
@@ -498,6 +514,9 @@ runtime_core::runtime_core(runtime_options opts) : options(std::move(opts)) {
                                     std::to_string(options.channel_bytes));
     if (options.publish_batch == 0) throw std::invalid_argument("keel::trust: publish_batch must be at least 1");
     if (options.burst == 0) throw std::invalid_argument("keel::trust: burst must be at least 1");
+    if (options.idle_spin.count() < 0 || options.idle_yield.count() < 0 || options.wait_spin.count() < 0 ||
+        options.wait_yield.count() < 0)
+        throw std::invalid_argument("keel::trust: spin and yield budgets cannot be negative");
     trustees.reserve(options.trustees);
     for (unsigned i = 0; i < options.trustees; ++i) {
         std::optional<unsigned> cpu;
@@ -536,7 +555,8 @@ channel* runtime_core::open_channel(trustee& t, bool for_release) {
         throw runtime_stopped("keel::trust: request after the runtime began to shut down");
     // Any trustee as a client (of this runtime or another) publishes each request and
     // reports what it has finished: its run loop, not a user, polls for it.
-    auto* ch = new channel(&t, &t.bell, options.channel_bytes, options.publish_batch, tl_trustee != nullptr);
+    auto* ch = new channel(&t, &t.bell, options.channel_bytes, options.publish_batch, tl_trustee != nullptr,
+                           {options.wait_spin.count(), options.wait_yield.count()});
     {
         std::lock_guard lock(_channels_mutex);
         _channels.push_back(ch);

@@ -54,7 +54,7 @@ private:
     void reap_abandoned();
     void retire_objects() noexcept;
     bool park();
-    void note_busy(bool worked) noexcept;
+    void note_idle(std::uint64_t now) noexcept;
 
     std::thread _thread;
 
@@ -67,8 +67,8 @@ private:
     std::vector<channel*> _channels;
     std::size_t _cursor = 0;
     block_base* _live = nullptr;
-    bool _busy = false;
-    std::chrono::steady_clock::time_point _busy_since{};
+    std::uint64_t _busy_from = 0;      ///< start of the current run of working passes, or 0
+    std::uint64_t _last_idle_end = 0;  ///< when the last idle pass ended
     bool _retired = false;
 
     // Counters: written by the trustee (relaxed stores), read by stats().

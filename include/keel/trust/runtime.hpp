@@ -26,8 +26,14 @@ struct runtime_options {
     std::uint32_t publish_batch = 16;
     /// Most requests a trustee serves from one channel before visiting the next.
     std::uint32_t burst = 64;
-    /// Empty passes over its channels a trustee spins before it parks.
-    std::uint32_t idle_spin_passes = 4096;
+    /// How long an idle trustee keeps polling its channels before it starts yielding
+    /// the CPU between passes, and how long it polls and yields before it parks.
+    /// Budgets in time, not rounds: a pause costs 10-140 cycles depending on the CPU.
+    std::chrono::nanoseconds idle_spin{20'000};
+    std::chrono::nanoseconds idle_yield{200'000};
+    /// The same two budgets for a client waiting in apply (or for ring space).
+    std::chrono::nanoseconds wait_spin{10'000};
+    std::chrono::nanoseconds wait_yield{100'000};
 };
 
 /// What one trustee has done so far. Counters are read without stopping the trustee.

@@ -115,3 +115,24 @@ TEST_CASE("stats count served requests, batches and clients", "[trust][stats]") 
     CHECK(s[0].utilisation() >= 0.0);
     CHECK(s[0].utilisation() <= 1.0);
 }
+
+TEST_CASE("a trustee whose own request comes back late still runs its continuation", "[trust][shutdown]") {
+    // The reply arrives long after the sending trustee has gone idle: it must not sleep
+    // through it (shutdown would wait for that continuation forever).
+    std::atomic<int> destroyed{0};
+    kt::runtime rt(kt::runtime_options{.trustees = 2, .idle_spin = std::chrono::nanoseconds(0),
+                                       .idle_yield = std::chrono::nanoseconds(0)});
+    auto a = rt.entrust_on<tally>(0, &destroyed);
+    auto b = rt.entrust_on<tally>(1, &destroyed);
+    a.apply([b](tally& t) {
+        b.apply_then([](tally& u) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            return ++u.value;
+        },
+                     [&t](long v) { t.value = v * 100; });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(a.apply([](tally& t) { return t.value; }) == 100);
+    rt.shutdown();
+    CHECK(destroyed.load() == 2);
+}

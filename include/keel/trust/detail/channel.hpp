@@ -77,8 +77,14 @@ class trustee;
 /// One client thread's channel to one trustee.
 class channel {
 public:
+    /// How long a waiting client spins, then spins and yields, before it parks.
+    struct wait_budget {
+        std::int64_t spin_ns;
+        std::int64_t yield_ns;
+    };
+
     channel(trustee* owner, trustee_doorbell* bell, std::uint32_t capacity,
-            std::uint32_t publish_batch, bool client_is_trustee);
+            std::uint32_t publish_batch, bool client_is_trustee, wait_budget budget);
     ~channel();
     channel(const channel&) = delete;
     channel& operator=(const channel&) = delete;
@@ -230,6 +236,7 @@ private:
     const std::uint32_t _mask;
     const std::uint32_t _publish_batch;
     const bool _client_is_trustee;
+    const wait_budget _budget;
     trustee_doorbell* const _bell;
     trustee* const _owner;
 

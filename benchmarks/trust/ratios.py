@@ -5,7 +5,7 @@ does more ops per second).
     bench_trust --benchmark_format=json > out.json && ratios.py out.json
 
 Names are <scenario>/<impl>/<args...>[/real_time][/threads:<n>] (see trust_bench.cpp).
-Prints, per scenario and thread count:
+With --benchmark_repetitions the medians are used. Prints, per scenario and thread count:
   counter, map: trust_apply and trust_then over std::mutex and over the best keel lock
                 (the fastest of ttas, mcs, futex at that thread count, named)
   ffwd:         each trust impl over a std::mutex per counter, per g
@@ -21,13 +21,16 @@ KEEL_LOCKS = ("ttas", "mcs", "futex")
 
 def parse(path):
     with open(path) as f:
-        runs = [b for b in json.load(f)["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
+        entries = json.load(f)["benchmarks"]
+    # With --benchmark_repetitions, use each benchmark's median; else its single run.
+    medians = [b for b in entries if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median"]
+    runs = medians or [b for b in entries if b.get("run_type", "iteration") == "iteration"]
     table = {}  # (scenario, args, threads) -> {impl: items_per_second}
     for b in runs:
         if b.get("error_occurred"):
             print(f"ERROR {b['name']}: {b.get('error_message')}")
             continue
-        scenario, impl, *rest = b["name"].split("/")
+        scenario, impl, *rest = b.get("run_name", b["name"]).split("/")
         threads = 1
         args = []
         for part in rest:
@@ -90,11 +93,11 @@ def main(path):
     got = rows(table, "kv")
     if got:
         print("\n== kv: hot-key store, trust shards over mutex shards")
-        print(f"{'shards':>6} {'threads':>7} {'impl':10} {'trust':>12} {'mutex':>12} {'/mutex':>7}")
+        print(f"{'shards':>6} {'threads':>7} {'impl':14} {'trust':>12} {'mutex':>12} {'/mutex':>7}")
         for (_, args, threads), impls in got:
             for mine in sorted(i for i in impls if i.startswith("trust")):
                 v = impls[mine]
-                line = f"{args.split(':')[1]:>6} {threads:7} {mine:10} {fmt(v)}"
+                line = f"{args.split(':')[1]:>6} {threads:7} {mine:14} {fmt(v)}"
                 if "mutex" in impls:
                     line += f" {fmt(impls['mutex'])} {v / impls['mutex']:7.3f}"
                 print(line)

@@ -7,7 +7,9 @@
 //                                                increments a random one (after ffwd)
 //   kv/<impl>/shards:<s>[/trustees:<t>]/real_time/threads:<n>
 //                                                examples/kvstore under a zipf(0.99) load
-//                                                over 100k keys, 10% sets
+//                                                over 100k keys, 10% sets; kv/trust
+//                                                waits for each op (apply), kv/trust_then
+//                                                pipelines them (apply_then)
 //   single/<impl>/real_time                     one client, nothing else running
 //
 // impl: trust_apply (apply: one round trip per op), trust_then (apply_then: requests
@@ -45,7 +47,8 @@ namespace {
 namespace kt = keel::trust;
 namespace ks = keel::sync;
 
-const std::vector<int> thread_counts = {1, 2, 4, 8, 16};
+// 15: on a 16-core machine, 15 clients and the trustee have a core each.
+const std::vector<int> thread_counts = {1, 2, 4, 8, 15, 16};
 
 // KEEL_BENCH_TRUSTEE_CPUS=15,14 pins trustee i to the i-th CPU listed (so the
 // scheduler cannot move the server while it runs); unset: trustees are not pinned.
@@ -485,6 +488,22 @@ void kv_load(benchmark::State& state, const Store& store) {
 }
 
 void kv_trust(benchmark::State& state) { kv_load(state, *g_kv.trusted); }
+
+// Pipelined: apply_then for every get and set; the last timed iteration drains, so every
+// request sent counts, and every get's continuation has checked its value.
+void kv_trust_then(benchmark::State& state) {
+    kvstore::pipelined_client c(*g_kv.trusted, kv_keyspace(), kv_set_ratio,
+                                static_cast<unsigned>(state.thread_index()) + 1,
+                                0x5eed + static_cast<std::uint64_t>(state.thread_index()));
+    then_loop loop(state);
+    for (auto _ : state) {
+        c.step();
+        loop.after_send();
+    }
+    report_items(state);
+    if (c.counts.wrong != 0 || c.counts.hits != c.counts.gets)
+        state.SkipWithError("a get missed or returned another key's value");
+}
 void kv_mutex(benchmark::State& state) { kv_load(state, *g_kv.locked); }
 
 // ---- 4. one client, no contention ---------------------------------------------------
@@ -588,6 +607,10 @@ const bool registered = [] {
     ffwd("atomic", ffwd_atomic, ffwd_atomic_setup);
 
     threaded(add("kv/trust", kv_trust, kv_trust_setup, kv_teardown)
+                 ->ArgNames({"shards", "trustees"})
+                 ->Args({8, 1})
+                 ->Args({8, 2}));
+    threaded(add("kv/trust_then", kv_trust_then, kv_trust_setup, kv_teardown)
                  ->ArgNames({"shards", "trustees"})
                  ->Args({8, 1})
                  ->Args({8, 2}));

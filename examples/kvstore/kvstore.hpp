@@ -91,6 +91,18 @@ public:
     bool erase(const std::string& key) const {
         return at(key).apply([&key](shard& s) { return s.erase(key); });
     }
+
+    /// Pipelined forms (apply_then): they return at once, and `then` runs later on the
+    /// calling thread, inside keel::trust::poll/drain or its next apply. The key is
+    /// captured by address: it must outlive the request (a keyspace's keys do).
+    template <class Then>
+    void get_then(const std::string& key, Then then) const {
+        at(key).apply_then([k = &key](shard& s) { return s.get(*k); }, std::move(then));
+    }
+    void set_then(const std::string& key, std::string value) const {
+        at(key).apply_then([k = &key, v = std::move(value)](shard& s) mutable { s.set(*k, std::move(v)); }, [] {});
+    }
+
     /// Sets every key to `value_of(index)`, one request per shard.
     template <class ValueOf>
     void fill(const std::vector<std::string>& keys, ValueOf value_of) const {
@@ -279,6 +291,40 @@ public:
 
 private:
     const Store& _store;
+    const keyspace& _ks;
+    double _set_ratio;
+    unsigned _id;
+    rng _rng;
+};
+
+/// The same load through trust_store's pipelined forms: a client keeps issuing requests
+/// without waiting for each (as a server thread with many connections would); get
+/// results are checked in their continuations.
+class pipelined_client {
+public:
+    pipelined_client(const trust_store& store, const keyspace& ks, double set_ratio, unsigned id, std::uint64_t seed)
+        : _store(store), _ks(ks), _set_ratio(set_ratio), _id(id), _rng(seed) {}
+
+    void step() {
+        const std::string& key = _ks.keys()[_ks.draw(_rng)];
+        ++counts.ops;
+        if (_rng.uniform() < _set_ratio) {
+            ++counts.sets;
+            _store.set_then(key, make_value(key, _id, counts.sets));
+        } else {
+            ++counts.gets;
+            _store.get_then(key, [this, &key](std::optional<std::string> v) {
+                if (!v) return;
+                ++counts.hits;
+                if (!belongs_to(*v, key)) ++counts.wrong;
+            });
+        }
+    }
+
+    client_counts counts;
+
+private:
+    const trust_store& _store;
     const keyspace& _ks;
     double _set_ratio;
     unsigned _id;

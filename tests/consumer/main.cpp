@@ -2,6 +2,7 @@
 // memory and runs a TLSF heap in it behind std::pmr.
 #include <keel/alloc/heap_resource.hpp>
 #include <keel/alloc/tlsf_heap.hpp>
+#include <keel/trust.hpp>
 #include <keel/platform.hpp>
 #include <keel/version.hpp>
 
@@ -34,7 +35,19 @@ int main() {
         }
     }
     source.unmap(*region);
-    std::printf("keel %s: %zu backends probed, a TLSF heap served a pmr vector in 1 MiB\n",
-                keel::version_string, backends.size());
+    long total = 0;
+    {
+        keel::trust::runtime rt;
+        auto counter = rt.entrust<long>(0L);
+        for (int i = 0; i < 100; ++i) counter.apply_then([](long& v) { return ++v; }, [&total](long) { ++total; });
+        keel::trust::drain();
+        if (counter.apply([](long& v) { return v; }) != 100 || total != 100) {
+            std::fprintf(stderr, "trust: 100 apply_then requests did not all run\n");
+            return 1;
+        }
+    }
+    std::printf("keel %s: %zu backends probed, a TLSF heap served a pmr vector in 1 MiB, "
+                "a trustee ran %ld requests\n",
+                keel::version_string, backends.size(), total);
     return 0;
 }

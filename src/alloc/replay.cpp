@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -109,6 +110,23 @@ void check(const trace& t) {
     if (auto e = check_trace(t); !e.empty()) throw std::invalid_argument("replay: the trace is invalid: " + e);
 }
 
+// A realloc on a keel heap: in place when the heap can (try_resize; the block
+// keeps its alignment), else allocate, copy min(old, new) bytes, free the old
+// block. Returns the new block (p null when the heap refused) and clears old.p.
+block heap_realloc(any_heap& heap, block& old, std::size_t size, std::size_t align) noexcept {
+    if (old.p != nullptr && (align == 0 || reinterpret_cast<std::uintptr_t>(old.p) % align == 0) &&
+        heap.try_resize(old.p, old.size, size, old.align)) {
+        const block b{old.p, size, old.align};
+        old.p = nullptr;
+        return b;
+    }
+    const block b{heap.allocate(size, align), size, align};
+    if (b.p != nullptr && old.p != nullptr) std::memcpy(b.p, old.p, std::min(old.size, size));
+    if (old.p != nullptr) heap.deallocate(old.p, old.size, old.align);
+    old.p = nullptr;
+    return b;
+}
+
 // The calls a timing pass makes, for a keel heap and for the C library.
 // reallocate() may leave old.p set when it refuses; the caller then frees it
 // untimed (the trace says the old block ended anyway).
@@ -116,13 +134,8 @@ struct heap_calls {
     any_heap& heap;
     void* allocate(std::size_t size, std::size_t align) noexcept { return heap.allocate(size, align); }
     void deallocate(const block& b) noexcept { heap.deallocate(b.p, b.size, b.align); }
-    // No heap grows a block in place: allocate, copy, free.
-    void* reallocate(block& old, std::size_t size, std::size_t align) noexcept {
-        void* p = heap.allocate(size, align);
-        if (p != nullptr && old.p != nullptr) std::memcpy(p, old.p, std::min<std::size_t>(old.size, size));
-        if (old.p != nullptr) heap.deallocate(old.p, old.size, old.align);
-        old.p = nullptr;
-        return p;
+    block reallocate(block& old, std::size_t size, std::size_t align) noexcept {
+        return heap_realloc(heap, old, size, align);
     }
 };
 
@@ -133,17 +146,17 @@ struct malloc_calls {
         return posix_memalign(&p, std::max(align, sizeof(void*)), size) == 0 ? p : nullptr;
     }
     void deallocate(const block& b) noexcept { std::free(b.p); }
-    void* reallocate(block& old, std::size_t size, std::size_t /*align*/) noexcept {
+    block reallocate(block& old, std::size_t size, std::size_t align) noexcept {
         if (size == 0) {
             // realloc(p, 0) frees in glibc; the trace wants a live 0-byte block.
             void* p = std::malloc(0);
             std::free(old.p);
             old.p = nullptr;
-            return p;
+            return {p, size, align};
         }
         void* p = std::realloc(old.p, size);
         if (p != nullptr) old.p = nullptr;
-        return p;
+        return {p, size, align};
     }
 };
 
@@ -177,14 +190,14 @@ replay_result time_calls(Calls& calls, std::string name, const trace& t, const r
             case trace_op::kind::reallocate: {
                 block& old = blocks[op.old_id];
                 const auto t0 = ticker::now();
-                void* p = calls.reallocate(old, op.size, op.align);
+                const block b = calls.reallocate(old, op.size, op.align);
                 log.add(t0, ticker::now());
                 if (old.p != nullptr) {  // refused: the trace says the old block ended anyway
                     calls.deallocate(old);
                     old.p = nullptr;
                 }
-                blocks[op.id] = {p, op.size, op.align};
-                if (p == nullptr) ++r.failed_allocations;
+                blocks[op.id] = b;
+                if (b.p == nullptr) ++r.failed_allocations;
                 break;
             }
         }
@@ -247,20 +260,16 @@ replay_result replay_metrics(any_heap& heap, const trace& t, const replay_option
             }
             case trace_op::kind::reallocate: {
                 block& old = blocks[op.old_id];
-                block& b = blocks[op.id];
-                b = {heap.allocate(op.size, op.align), op.size, op.align};
-                if (b.p != nullptr && old.p != nullptr) std::memcpy(b.p, old.p, std::min(old.size, b.size));
-                if (old.p != nullptr) {
-                    heap.deallocate(old.p, old.size, old.align);
-                    live -= old.size;
-                    old.p = nullptr;
-                }
+                const std::size_t old_size = old.p != nullptr ? old.size : 0;
+                live -= old_size;
+                const block b = heap_realloc(heap, old, op.size, op.align);
+                blocks[op.id] = b;
                 if (b.p == nullptr) {
                     ++r.failed_allocations;
                 } else {
                     live += op.size;
-                    if (options.fill == replay_fill::all && b.size > old.size) {
-                        std::memset(static_cast<std::byte*>(b.p) + old.size, 0xa5, b.size - old.size);
+                    if (options.fill == replay_fill::all && b.size > old_size) {
+                        std::memset(static_cast<std::byte*>(b.p) + old_size, 0xa5, b.size - old_size);
                     }
                 }
                 break;
@@ -297,6 +306,7 @@ replay_result replay_metrics(any_heap& heap, const trace& t, const replay_option
     r.jw2 = div(heap_at_peak_live, peak_live);
     r.jw3 = div(peak_heap, live_at_peak_heap);
     r.jw4 = div(peak_heap, peak_live);
+    r.resized_in_place = heap.stats().resizes;
     r.peak_footprint = static_cast<std::size_t>(peak_heap);
     r.peak_live = static_cast<std::size_t>(peak_live);
     if (options.verify) r.verify_error = heap.verify();

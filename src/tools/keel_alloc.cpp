@@ -244,6 +244,7 @@ boost::json::object to_json(const std::string& trace_name, const replay_result& 
         o["internal_fragmentation"] = r.internal_fragmentation;
         o["peak_footprint"] = r.peak_footprint;
         o["peak_live"] = r.peak_live;
+        o["resized_in_place"] = r.resized_in_place;  // reallocs the heap grew or shrank in place
         if (!r.verify_error.empty()) o["verify_error"] = r.verify_error;
     }
     if (r.has_timing) {

@@ -135,6 +135,11 @@ public:
         _peak_live = std::max(_peak_live, live);
         account(c, granted);
     }
+    /// A block was resized in place: no placement to learn from, but the peaks move.
+    void resized(std::size_t footprint, std::size_t live) noexcept {
+        _peak_footprint = std::max(_peak_footprint, footprint);
+        _peak_live = std::max(_peak_live, live);
+    }
     void failed(std::size_t need) noexcept {
         if (need == 0) return;  // a rejected request (bad alignment, oversize), not a placement
         // A request nothing fits costs as if the heap had to grow by all of it.

@@ -186,11 +186,7 @@ public:
         if (_options.fill_new && n != 0) std::memset(p, static_cast<int>(_options.alloc_fill), n);
         if (front + back != 0) {
             std::memset(raw, static_cast<int>(_options.fence_fill), front);
-            std::memset(p + n, static_cast<int>(_options.fence_fill), back);
-            if (_options.poison_fences) {
-                detail::poison(raw, front);
-                detail::poison(p + n, back);
-            }
+            restore_fences(p, n, align);
         }
         _requested += n;
         _peak_requested = std::max(_peak_requested, _requested);
@@ -202,29 +198,14 @@ public:
         auto* p = static_cast<std::byte*>(ptr);
         std::size_t size = n;
         std::size_t alignment = align;
-        if (_options.track_blocks) {
-            auto it = _live.find(p);
-            if (it == _live.end()) {
-                report(_freed.contains(p) ? heap_misuse_kind::double_free
-                       : _heap.owns(p)    ? heap_misuse_kind::not_a_block
-                                          : heap_misuse_kind::foreign_pointer,
-                       p, n, align, 0, 0);
-                return;  // never hand the Heap a pointer it did not give
-            }
-            const record r = it->second;
-            if (r.size != n) report(heap_misuse_kind::size_mismatch, p, n, align, r.size, r.align);
-            if (r.align != align)
-                report(heap_misuse_kind::alignment_mismatch, p, n, align, r.size, r.align);
-            size = r.size;  // free what was allocated, whatever the caller said
-            alignment = r.align;
+        auto it = _live.end();
+        if (!look_up(p, size, alignment, it)) return;  // never hand the Heap a pointer it did not give
+        if (it != _live.end()) {
             _live.erase(it);
             try {
                 _freed.insert(p);
             } catch (...) {  // double-free detection degrades for this address only
             }
-        } else if (!is_valid_alignment(align)) {
-            report(heap_misuse_kind::alignment_mismatch, p, n, align, 0, 0);
-            return;
         }
         const std::size_t front = front_fence(alignment);
         const std::size_t back = _options.fence_bytes;
@@ -239,6 +220,45 @@ public:
             std::memset(p, static_cast<int>(_options.free_fill), size);
         _requested -= std::min(_requested, size);
         _heap.deallocate(raw, front + size + back, alignment);
+    }
+
+    /// Heap's try_resize with the same checks as deallocate on the block as it
+    /// was (table lookup, size and alignment, fences; a block the table does not
+    /// know is reported and refused), then, on success, a fence after the new end
+    /// and fill_new over grown bytes. Bytes a shrink gives up go back to the Heap
+    /// unfilled (once they are the Heap's they may hold its free-block links).
+    /// On false the block is as it was, fences included. Only when Heap is a
+    /// resizable_heap.
+    [[nodiscard]] bool try_resize(void* ptr, std::size_t old_n, std::size_t new_n,
+                                  std::size_t align = default_alignment) noexcept
+        requires resizable_heap<Heap>
+    {
+        if (ptr == nullptr) return false;
+        auto* p = static_cast<std::byte*>(ptr);
+        std::size_t size = old_n;
+        std::size_t alignment = align;
+        auto it = _live.end();
+        if (!look_up(p, size, alignment, it)) return false;
+        const std::size_t front = front_fence(alignment);
+        const std::size_t back = _options.fence_bytes;
+        if (new_n > SIZE_MAX - front - back) return false;
+        if (back != 0) {
+            detail::unpoison(p - front, front);
+            detail::unpoison(p + size, back);
+            check_fences(p, size, alignment, old_n, align);  // leaves both fences unpoisoned
+        }
+        if (!_heap.try_resize(p - front, front + size + back, front + new_n + back, alignment)) {
+            if (back != 0) restore_fences(p, size, alignment);
+            return false;
+        }
+        if (_options.fill_new && new_n > size) {
+            std::memset(p + size, static_cast<int>(_options.alloc_fill), new_n - size);
+        }
+        if (back != 0) restore_fences(p, new_n, alignment);
+        if (it != _live.end()) it->second.size = new_n;
+        _requested = _requested - std::min(_requested, size) + new_n;
+        _peak_requested = std::max(_peak_requested, _requested);
+        return true;
     }
 
     [[nodiscard]] bool owns(const void* p) const noexcept {
@@ -337,6 +357,45 @@ private:
         // first_bad_fence re-poisoned them; the Heap may write there on deallocate.
         detail::unpoison(p - front_fence(align), front_fence(align));
         detail::unpoison(p + size, _options.fence_bytes);
+    }
+
+    // The checks deallocate and try_resize share on block p, which the caller says
+    // is of `size` bytes aligned to `align`. With track_blocks: finds its record
+    // (`it`), reports a block the table does not know and returns false, reports a
+    // size or alignment mismatch and sets size and align to the recorded ones.
+    // Without: reports an invalid alignment and returns false.
+    bool look_up(std::byte* p, std::size_t& size, std::size_t& align,
+                 typename std::unordered_map<const std::byte*, record>::iterator& it) noexcept {
+        const std::size_t n = size;
+        const std::size_t given = align;
+        if (!_options.track_blocks) {
+            if (is_valid_alignment(align)) return true;
+            report(heap_misuse_kind::alignment_mismatch, p, n, align, 0, 0);
+            return false;
+        }
+        it = _live.find(p);
+        if (it == _live.end()) {
+            report(_freed.contains(p) ? heap_misuse_kind::double_free
+                   : _heap.owns(p)    ? heap_misuse_kind::not_a_block
+                                      : heap_misuse_kind::foreign_pointer,
+                   p, n, given, 0, 0);
+            return false;
+        }
+        const record r = it->second;
+        if (r.size != n) report(heap_misuse_kind::size_mismatch, p, n, given, r.size, r.align);
+        if (r.align != given) report(heap_misuse_kind::alignment_mismatch, p, n, given, r.size, r.align);
+        size = r.size;  // act on what was allocated, whatever the caller said
+        align = r.align;
+        return true;
+    }
+
+    // Writes the fence after a block of n bytes at p, and poisons both fences.
+    void restore_fences(std::byte* p, std::size_t n, std::size_t align) noexcept {
+        std::memset(p + n, static_cast<int>(_options.fence_fill), _options.fence_bytes);
+        if (_options.poison_fences) {
+            detail::poison(p - front_fence(align), front_fence(align));
+            detail::poison(p + n, _options.fence_bytes);
+        }
     }
 
     void report(heap_misuse_kind kind, const void* p, std::size_t n, std::size_t align,

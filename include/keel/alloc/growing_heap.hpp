@@ -129,6 +129,24 @@ public:
         if (r.live > 0 && --r.live == 0) release_if_spare(i);
     }
 
+    /// The region heap's try_resize (a block never moves between regions); only
+    /// when Heap is a resizable_heap. O(log regions) to find the region.
+    [[nodiscard]] bool try_resize(void* p, std::size_t old_n, std::size_t new_n,
+                                  std::size_t align = default_alignment) noexcept
+        requires resizable_heap<Heap>
+    {
+        if (p == nullptr) return false;
+        const std::size_t i = find(p);
+        if (i == npos) return false;
+        auto& r = _regions[i];
+        const std::size_t before = r.heap->footprint();
+        if (!r.heap->try_resize(p, old_n, new_n, align)) return false;
+        _footprint = _footprint - before + r.heap->footprint();
+        _counters.note_footprint(_footprint);
+        _counters.on_resize(old_n, new_n, 0, 0);  // granted stays with the region heaps
+        return true;
+    }
+
     [[nodiscard]] bool owns(const void* p) const noexcept { return find(p) != npos; }
 
     [[nodiscard]] heap_stats stats() const noexcept {

@@ -34,6 +34,8 @@ inline constexpr std::size_t default_alignment = alignof(std::max_align_t);
 ///    live block, summed over regions: the memory the heap has touched, the
 ///    counterpart of sbrk's break (J&W's "heap").
 ///  - peak_*: high-water marks since construction.
+///  - resizes: blocks grown or shrunk in place by try_resize (see
+///    resizable_heap); a resize is neither an allocation nor a deallocation.
 struct heap_stats {
     std::size_t capacity_bytes = 0;
     std::size_t requested_bytes = 0;
@@ -47,6 +49,7 @@ struct heap_stats {
     std::uint64_t allocations = 0;
     std::uint64_t deallocations = 0;
     std::uint64_t failed_allocations = 0;
+    std::uint64_t resizes = 0;
 
     /// 1 - largest free block / free bytes: 0 when all free memory is one block.
     [[nodiscard]] double external_fragmentation() const noexcept {
@@ -85,6 +88,23 @@ concept heap = requires(H& h, const H& ch, void* p, std::size_t n, std::size_t a
     { ch.footprint() } noexcept -> std::same_as<std::size_t>;
     { ch.verify() } -> std::same_as<std::string>;
     { H::name } -> std::convertible_to<std::string_view>;
+};
+
+/// A heap that can also grow or shrink a live block where it lies:
+///  - try_resize(p, old_size, new_size, align): p is a live block from allocate
+///    (or an earlier try_resize) of old_size bytes, allocated with align. On
+///    true, the block at p now holds new_size bytes, its first
+///    min(old_size, new_size) bytes unchanged, still aligned to align, and is
+///    freed later as deallocate(p, new_size, align); stats count new_size as
+///    requested. On false nothing changed: the block still holds old_size bytes.
+///    Growth takes room from the free block just above; shrinking gives the
+///    tail back (merged with a free block above). Never throws; never moves
+///    the block (a caller that must grow falls back to allocate, copy, free).
+/// Optional: heaps that cannot do it (buddy_heap) are still heaps, and
+/// adapters forward try_resize only when the heap they wrap has it.
+template <class H>
+concept resizable_heap = heap<H> && requires(H& h, void* p, std::size_t n, std::size_t align) {
+    { h.try_resize(p, n, n, align) } noexcept -> std::same_as<bool>;
 };
 
 }  // namespace keel::alloc

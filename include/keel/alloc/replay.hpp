@@ -15,8 +15,10 @@
 //    fragmentation numbers.
 //  - The timing pass times every heap call and nothing else.
 // Two passes, each over a fresh heap, so that the metrics' reads do not
-// disturb the timings. A realloc is allocate new + copy min(old, new) bytes +
-// free old (the heaps have no realloc), timed as one operation.
+// disturb the timings. A realloc first tries to resize the block in place
+// (any_heap::try_resize, for heaps that are a resizable_heap); when it cannot,
+// it is allocate new + copy min(old, new) bytes + free old. Either way it is
+// timed as one operation.
 
 namespace keel::alloc {
 
@@ -74,6 +76,7 @@ struct replay_result {
     std::size_t peak_live = 0;
     std::uint64_t failed_allocations = 0;
     std::string verify_error;  ///< heap.verify() at the end, with options.verify
+    std::uint64_t resized_in_place = 0;  ///< reallocs served by try_resize (metrics pass)
 
     std::uint64_t ops = 0;
     double seconds = 0;  ///< sum of timed durations

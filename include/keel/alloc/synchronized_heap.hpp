@@ -41,6 +41,14 @@ public:
         std::lock_guard guard(_lock);
         _heap.deallocate(p, n, align);
     }
+    /// Heap's try_resize under the lock; only when Heap is a resizable_heap.
+    [[nodiscard]] bool try_resize(void* p, std::size_t old_n, std::size_t new_n,
+                                  std::size_t align = default_alignment) noexcept
+        requires resizable_heap<Heap>
+    {
+        std::lock_guard guard(_lock);
+        return _heap.try_resize(p, old_n, new_n, align);
+    }
     // owns() locks too: a growing heap's regions change under allocate.
     [[nodiscard]] bool owns(const void* p) const noexcept {
         std::lock_guard guard(_lock);

@@ -29,6 +29,25 @@ struct tlsf_heap_options {
     /// blocks). 0, or anything below the 32-byte minimum block, means 32; others
     /// round up to a multiple of 16.
     std::size_t split_threshold = 0;
+    /// Deferred coalescing: at most this many bytes of freed blocks are parked in
+    /// quick lists (one LIFO list per size class) instead of being merged with
+    /// their neighbours at once, and serve later requests of their class without
+    /// a search, a split or a neighbour's header being touched. 0 (the default)
+    /// turns it off. Parked blocks count as free in stats() (not live) but still
+    /// in the footprint, as they are not merged. When an allocation would fail or
+    /// raise the footprint, parked blocks are merged (largest classes first) until
+    /// it need not, so the heap grows only with nothing parked; flush_quick()
+    /// merges them all. That merge is O(parked blocks): with quick lists on, the
+    /// heap loses its O(1) bound per operation.
+    std::size_t quick_bytes = 0;
+    /// The largest block (header included) a quick list takes: up to 64 KiB with
+    /// five second-level bits, less with fewer (16 first-level classes).
+    std::size_t quick_max_block = 4096 + 16;
+    /// How many size classes, from the request's own, an allocation looks at in
+    /// the quick lists (1..8): more finds a parked block more often, at the cost
+    /// of handing out a block up to that many classes larger (about 3% each with
+    /// five second-level bits), which is not split.
+    unsigned quick_reach = 1;
 };
 
 /// Two-level segregated fit (Masmano, Ripoll, Crespo, Real, ECRTS'04) over one
@@ -37,17 +56,23 @@ struct tlsf_heap_options {
 /// (detail::tlsf_block) of which a used block gives back 8 (its payload runs
 /// over the next block's boundary tag), so a request of n bytes takes
 /// max(32, round16(n + 8)). A 16-byte sentinel ends the region. The control
-/// structure (bitmaps and 64 x 32 list heads, ~16.6 KiB) lives in the heap
+/// structure (bitmaps, 64 x 32 list heads and 16 x 32 quick-list heads, ~20.6 KiB)
+/// lives in the heap
 /// object, not in the region; the region loses only its alignment slack and the
 /// sentinel (stats: free_bytes = capacity - that - granted).
 /// Free blocks are found by "good fit": the request is rounded up to the first
 /// size of the next list, so any block of the first non-empty list at or above
 /// it fits (found with two bit scans); freed blocks merge at once with free
-/// physical neighbours (boundary tags). Alignments above 16 search for n + align
-/// + 32 bytes (so they need that much room) and split the front off as a free
-/// block.
-/// Thread-safety: none (wrap in synchronized_heap). Cost: allocate/deallocate
-/// O(1); footprint() O(1); stats() O(length of the highest non-empty list) for
+/// physical neighbours (boundary tags), unless quick lists are on (see
+/// tlsf_heap_options::quick_bytes): then small freed blocks are parked first.
+/// Alignments above 16 search for n + align + 32 bytes (so they need that much
+/// room) and split the front off as a free block. try_resize grows a block into
+/// a free block above it or shrinks it (a resizable_heap).
+/// Thread-safety: none (wrap in synchronized_heap). Cost: allocate/deallocate/
+/// try_resize O(1) (with quick lists on, an allocation that would fail or raise
+/// the footprint merges parked blocks first: O(parked blocks)); footprint()
+/// O(1); stats() O(length of the highest non-empty list, and of the highest
+/// non-empty quick list) for
 /// largest_free_block; verify() O(blocks log blocks).
 class tlsf_heap {
     using block = detail::tlsf_block;
@@ -70,6 +95,15 @@ public:
                                         std::to_string(min_region_bytes));
         }
         _map = detail::tlsf_mapping(options.second_level_log2);
+        if (options.quick_reach < 1 || options.quick_reach > 8) {
+            throw std::invalid_argument("tlsf_heap: quick_reach must be 1..8, got " + std::to_string(options.quick_reach));
+        }
+        if (options.quick_bytes != 0) {
+            _quick_limit = options.quick_bytes;
+            _quick_reach = (1u << options.quick_reach) - 1;
+            // A request rounded up to its search class stays inside the quick levels.
+            _quick_max = std::min(options.quick_max_block, _map.list_floor({detail::tlsf_quick_levels - 1, 0}));
+        }
         _null.next_free = &_null;
         _null.prev_free = &_null;
         _heads.fill(&_null);
@@ -104,7 +138,14 @@ public:
                 return fail();
             const std::size_t size = block_size_for(n);
             const detail::tlsf_mapping map = _map;  // a local: stores to blocks cannot change it
+            if (size <= _quick_max) {  // _quick_max is 0 when quick lists are off
+                const auto i = map.search(size);
+                if (const std::uint32_t m = _quick_map[i.fl] & (_quick_reach << i.sl); m != 0) {
+                    return unpark({i.fl, static_cast<unsigned>(std::countr_zero(m))}, n);
+                }
+            }
             block* b = take(size, map);
+            if (_quick_held != 0 && grows(b, size)) [[unlikely]] b = take_after_flush(b, size, map);
             if (b == nullptr) [[unlikely]]
                 return fail();
             return hand_out(b, size, n, map);
@@ -114,10 +155,35 @@ public:
 
     void deallocate(void* p, std::size_t n, [[maybe_unused]] std::size_t align = default_alignment) noexcept {
         if (p == nullptr) return;
-        const detail::tlsf_mapping map = _map;
         block* b = block::from_payload(p);
-        std::size_t size = b->size();
+        const std::size_t size = b->size();
         _counters.on_deallocate(n, size);
+        if (size <= _quick_max && _quick_held + size <= _quick_limit) {
+            park(b, size);
+            return;
+        }
+        release(b, size);
+    }
+
+    /// Merges every block parked in the quick lists with its free neighbours
+    /// and returns it to the TLSF lists (an allocation merges as many as it
+    /// needs by itself when it would otherwise fail or raise the footprint).
+    /// O(parked blocks).
+    void flush_quick() noexcept {
+        while (_quick_blocks != 0) {
+            block* b = pop_parked(highest_parked());
+            release(b, b->size());
+        }
+    }
+    /// Bytes and blocks parked in the quick lists now.
+    [[nodiscard]] std::size_t quick_bytes_held() const noexcept { return _quick_held; }
+    [[nodiscard]] std::size_t quick_blocks() const noexcept { return _quick_blocks; }
+
+private:
+    // Merges used (or unparked) block b of `size` bytes with its free physical
+    // neighbours and lists the result (returned): the second half of deallocate.
+    block* release(block* b, std::size_t size) noexcept {
+        const detail::tlsf_mapping map = _map;
         block* next = b->at(size);
         if (b->is_prev_free()) {
             block* prev = b->prev_phys;
@@ -140,6 +206,141 @@ public:
             _footprint = b == _first ? 0 : static_cast<std::size_t>(b->bytes() + detail::tlsf_used_overhead -
                                                                    _region.data());
         }
+        return b;
+    }
+
+    // Parks freed block b (already counted as free) in its class's quick list.
+    // Its header keeps it "in use" for its neighbours, so nothing else is touched.
+    void park(block* b, std::size_t size) noexcept {
+        b->size_flags |= detail::tlsf_quick_bit;
+        const auto i = _map.insert(size);
+        _quick_map[i.fl] |= 1u << i.sl;
+        block*& head = _quick[slot(i)];
+        if constexpr (detail::asan_enabled) detail::unpoison(b->payload(), sizeof(block*));
+        b->next_free = head;
+        head = b;
+        _quick_held += size;
+        ++_quick_blocks;
+        // Not the last word, the next block's prev_phys: release() writes it on a flush.
+        detail::poison(b->bytes() + detail::tlsf_payload_offset + sizeof(block*),
+                       size - detail::tlsf_payload_offset - sizeof(block*));
+    }
+
+    // Whether serving `size` bytes from b (nullptr: nothing fits) would fail or
+    // raise the footprint: then parked blocks are merged first, so that they
+    // never make the heap grow.
+    [[nodiscard]] bool grows(const block* b, std::size_t size) const noexcept {
+        return b == nullptr ||
+               static_cast<std::size_t>(b->bytes() + size + detail::tlsf_used_overhead - _region.data()) > _footprint;
+    }
+
+    // Puts b (from take, or nullptr) back and merges parked blocks, largest
+    // classes first, until a merged block below the top free block can serve
+    // `size` bytes, then takes again; repeats while the result would still grow
+    // the heap and blocks are parked. Only an empty set of quick lists lets the
+    // heap grow. O(parked blocks) at worst.
+    block* take_after_flush(block* b, std::size_t size, const detail::tlsf_mapping& map) noexcept {
+        const std::size_t enough = map.round_up(size);  // what take() surely finds
+        for (;;) {
+            if (b != nullptr) insert_free(b, map);  // still free and merged: only unlisted
+            while (_quick_blocks != 0) {
+                block* parked = pop_parked(highest_parked());
+                block* merged = release(parked, parked->size());
+                if (merged->size() >= enough && merged->at(merged->size()) != _sentinel) break;
+            }
+            b = take(size, map);
+            if (_quick_blocks == 0 || !grows(b, size)) return b;
+        }
+    }
+
+    // The highest non-empty quick list (some must be).
+    [[nodiscard]] detail::tlsf_mapping::index highest_parked() const noexcept {
+        unsigned fl = detail::tlsf_quick_levels - 1;
+        while (_quick_map[fl] == 0) --fl;
+        return {fl, static_cast<unsigned>(31 - std::countl_zero(_quick_map[fl]))};
+    }
+
+    // Unlinks the head of non-empty quick list i; it is no longer parked (but
+    // still marked in use: the caller hands it out or releases it).
+    block* pop_parked(detail::tlsf_mapping::index i) noexcept {
+        block*& head = _quick[slot(i)];
+        block* b = head;
+        head = b->next_free;
+        _quick_map[i.fl] &= ~(std::uint32_t{head == nullptr} << i.sl);
+        b->size_flags &= ~detail::tlsf_quick_bit;
+        _quick_held -= b->size();
+        --_quick_blocks;
+        return b;
+    }
+
+    // Hands out the head of non-empty quick list i for a request of n bytes.
+    void* unpark(detail::tlsf_mapping::index i, std::size_t n) noexcept {
+        block* b = pop_parked(i);
+        const std::size_t size = b->size();
+        void* p = b->payload();
+        if constexpr (detail::asan_enabled) {
+            detail::poison(p, sizeof(block*));
+            detail::unpoison(p, n);
+        }
+        _counters.on_allocate(n, size);
+        return p;
+    }
+
+public:
+
+    /// Grows or shrinks live block p in place (see resizable_heap). Growth takes
+    /// what it needs from the free block just above, splitting off the rest when
+    /// that reaches the split threshold. Shrinking gives the tail back when it
+    /// reaches the split threshold, or whatever its size when the block above is
+    /// free (it merges into it). False, and nothing changed, when the block above
+    /// is in use or too small. O(1): at most one list removal and one insertion.
+    [[nodiscard]] bool try_resize(void* p, std::size_t old_n, std::size_t new_n,
+                                  [[maybe_unused]] std::size_t align = default_alignment) noexcept {
+        if (p == nullptr || new_n > _max_request) return false;
+        const detail::tlsf_mapping map = _map;
+        block* b = block::from_payload(p);
+        const std::size_t size = b->size();
+        const std::size_t need = block_size_for(new_n);
+        block* next = b->at(size);
+        const std::size_t above = next->is_free() ? next->size() : 0;  // a free block just above
+        std::size_t room = size;  // b, plus the block above when b takes it over
+        std::size_t granted = size;
+        if (need > size) {
+            if (size + above < need) return false;
+            remove_free(next, map);
+            detail::unpoison(next, above);
+            room = size + above;
+            granted = room - need >= _split_min ? need : room;
+        } else if (above != 0 && need < size) {
+            remove_free(next, map);  // the tail merges into the free block above
+            room = size + above;
+            granted = need;
+        } else if (size - need >= _split_min) {
+            granted = need;
+        }
+        block* after = b->at(room);  // the used block (or sentinel) above what b may take
+        if (granted < room) {
+            // [b + granted, b + room) becomes one free block. Its prev_phys word is
+            // the last word of b's payload: b is used, so nobody reads it.
+            block* rest = b->at(granted);
+            detail::unpoison(rest, sizeof(block));
+            rest->size_flags = (room - granted) | detail::tlsf_free_bit;
+            after->prev_phys = rest;
+            after->size_flags |= detail::tlsf_prev_free_bit;
+            insert_free(rest, map);
+            detail::poison(rest->bytes() + detail::tlsf_min_block, room - granted - detail::tlsf_min_block);
+        } else {
+            after->size_flags &= ~detail::tlsf_prev_free_bit;
+        }
+        b->size_flags = granted | (b->size_flags & detail::tlsf_prev_free_bit);
+        if constexpr (detail::asan_enabled) detail::unpoison(p, new_n);
+        _counters.on_resize(old_n, new_n, size, granted);
+        const auto end = static_cast<std::size_t>(b->bytes() + granted + detail::tlsf_used_overhead - _region.data());
+        if (end > _footprint || (granted < room && after == _sentinel)) {
+            _footprint = end;  // b grew past the top, or is the highest block and shrank
+            _counters.note_footprint(end);
+        }
+        return true;
     }
 
     [[nodiscard]] bool owns(const void* p) const noexcept { return _region.contains(p); }
@@ -151,7 +352,7 @@ public:
         s.capacity_bytes = _region.size();
         s.free_bytes = _total - _counters.granted;
         s.largest_free_block = largest_free_block();
-        s.free_blocks = _free_blocks;
+        s.free_blocks = _free_blocks + _quick_blocks;
         s.footprint_bytes = _footprint;
         return s;
     }
@@ -292,6 +493,7 @@ private:
         if (search > _total) return fail();
         const detail::tlsf_mapping map = _map;
         block* b = take(search, map);
+        if (_quick_held != 0 && grows(b, search)) b = take_after_flush(b, search, map);
         if (b == nullptr) return fail();
         auto* payload = static_cast<std::byte*>(b->payload());
         std::size_t gap = static_cast<std::size_t>(detail::align_up(payload, align) - payload);
@@ -313,12 +515,20 @@ private:
     }
 
     [[nodiscard]] std::size_t largest_free_block() const noexcept {
-        if (_fl_bitmap == 0) return 0;
-        const auto fl = static_cast<unsigned>(63 - std::countl_zero(_fl_bitmap));
-        const auto sl = static_cast<unsigned>(31 - std::countl_zero(_sl_bitmap[fl]));
         std::size_t largest = 0;
-        for (const block* b = _heads[slot({fl, sl})]; b != &_null; b = b->next_free) {
-            largest = std::max(largest, b->size());
+        if (_fl_bitmap != 0) {
+            const auto fl = static_cast<unsigned>(63 - std::countl_zero(_fl_bitmap));
+            const auto sl = static_cast<unsigned>(31 - std::countl_zero(_sl_bitmap[fl]));
+            for (const block* b = _heads[slot({fl, sl})]; b != &_null; b = b->next_free) {
+                largest = std::max(largest, b->size());
+            }
+        }
+        if (_quick_blocks != 0) {  // the highest non-empty quick list
+            for (std::size_t i = _quick.size(); i-- > 0;) {
+                if (_quick[i] == nullptr) continue;
+                for (const block* b = _quick[i]; b != nullptr; b = b->next_free) largest = std::max(largest, b->size());
+                break;
+            }
         }
         return largest;
     }
@@ -336,7 +546,15 @@ private:
     block _null{};  // the end of every free list and the head of every empty one
     std::size_t _free_blocks = 0;
     std::size_t _footprint = 0;
+    std::size_t _quick_max = 0;    // the largest block a quick list takes; 0: quick lists off
+    std::uint32_t _quick_reach = 1;  // quick_reach low bits set
+    std::size_t _quick_limit = 0;  // bytes the quick lists may hold
+    std::size_t _quick_held = 0;
+    std::size_t _quick_blocks = 0;
     detail::heap_counters _counters;  // after the hot words above: its last word (failed) is cold
+    // Last: what the default configuration (quick lists off) never touches.
+    std::array<std::uint32_t, detail::tlsf_quick_levels> _quick_map{};  // non-empty quick lists
+    std::array<block*, std::size_t{detail::tlsf_quick_levels} * detail::tlsf_max_second> _quick{};
 };
 
 inline std::string tlsf_heap::verify() const {
@@ -346,6 +564,8 @@ inline std::string tlsf_heap::verify() const {
     const auto at = [&](const block* b) { return "tlsf: block at offset " + offset(b) + ": "; };
     // Physical walk: sizes, flags, boundary tags, no two adjacent free blocks.
     std::vector<const block*> free_blocks;
+    std::vector<const block*> parked_blocks;
+    std::size_t parked_bytes = 0;
     std::size_t granted = 0;
     std::size_t footprint = 0;
     const block* prev = nullptr;
@@ -358,7 +578,8 @@ inline std::string tlsf_heap::verify() const {
             return "tlsf: the block walk reached free (poisoned) memory at offset " + offset(p);
         }
         const auto* b = reinterpret_cast<const block*>(p);
-        if ((b->size_flags & detail::tlsf_flag_mask & ~(detail::tlsf_free_bit | detail::tlsf_prev_free_bit)) != 0) {
+        if ((b->size_flags & detail::tlsf_flag_mask &
+             ~(detail::tlsf_free_bit | detail::tlsf_prev_free_bit | detail::tlsf_quick_bit)) != 0) {
             return at(b) + "reserved header bits are set";
         }
         if (b->is_prev_free() != prev_free) {
@@ -375,11 +596,19 @@ inline std::string tlsf_heap::verify() const {
         if (size > static_cast<std::size_t>(_sentinel->bytes() - p)) {
             return at(b) + "size " + std::to_string(size) + " runs past the end of the heap";
         }
+        const bool parked = (b->size_flags & detail::tlsf_quick_bit) != 0;
         if (b->is_free()) {
+            if (parked) return at(b) + "free and parked in a quick list at once";
             if (prev_free) return at(b) + "two adjacent free blocks (missed coalescing)";
             free_blocks.push_back(b);
         } else {
-            granted += size;
+            if (parked) {
+                parked_blocks.push_back(b);
+                parked_bytes += size;
+            } else {
+                granted += size;
+            }
+            // Parked blocks are not merged: they hold the footprint up as live ones do.
             footprint = static_cast<std::size_t>(p + size + detail::tlsf_used_overhead - _region.data());
         }
         prev = b;
@@ -423,6 +652,28 @@ inline std::string tlsf_heap::verify() const {
         return "tlsf: the walk found " + std::to_string(free_blocks.size()) + " free blocks but the lists hold " +
                std::to_string(listed);
     }
+    // Quick lists hold exactly the parked blocks, each in its class's list.
+    std::size_t quick_listed = 0;
+    for (std::size_t i = 0; i < _quick.size(); ++i) {
+        if (((_quick_map[i / detail::tlsf_max_second] >> (i % detail::tlsf_max_second)) & 1u) != (_quick[i] != nullptr)) {
+            return "tlsf: quick list bitmap disagrees with quick list " + std::to_string(i);
+        }
+        for (const block* b = _quick[i]; b != nullptr; b = b->next_free) {
+            if (++quick_listed > parked_blocks.size()) {
+                return "tlsf: the quick lists hold more blocks than the heap has parked (a cycle?)";
+            }
+            if (!std::binary_search(parked_blocks.begin(), parked_blocks.end(), b)) {
+                return "tlsf: quick list entry at offset " + offset(b) + " is not a parked block";
+            }
+            if (slot(_map.insert(b->size())) != i) return "tlsf: quick list entry at offset " + offset(b) + " is in the wrong list";
+        }
+    }
+    if (quick_listed != parked_blocks.size() || quick_listed != _quick_blocks || parked_bytes != _quick_held) {
+        return "tlsf: the walk found " + std::to_string(parked_blocks.size()) + " parked blocks of " +
+               std::to_string(parked_bytes) + " bytes; the quick lists hold " + std::to_string(quick_listed) +
+               " and the counters say " + std::to_string(_quick_blocks) + " of " + std::to_string(_quick_held);
+    }
+    if (_quick_held > _quick_limit) return "tlsf: the quick lists hold more than quick_bytes";
     if (granted != _counters.granted) {
         return "tlsf: granted_bytes is " + std::to_string(_counters.granted) + " but used blocks hold " + std::to_string(granted);
     }

@@ -137,7 +137,9 @@ std::string check_heap_promises(H& heap, std::size_t capacity) {
 }
 
 /// A random walk over allocate / fill / free / check-all / verify, after
-/// snmalloc's sequence fuzzer. Returns "" or what went wrong, with the seed.
+/// snmalloc's sequence fuzzer; for a resizable_heap also try_resize (grow and
+/// shrink), checking that kept bytes survive, that a refusal changes nothing and
+/// that the counters follow. Returns "" or what went wrong, with the seed.
 template <alloc::heap H>
 std::string fuzz_heap(H& heap, std::uint64_t seed, std::size_t steps, std::size_t max_size = 4096) {
     struct block {
@@ -153,15 +155,44 @@ std::string fuzz_heap(H& heap, std::uint64_t seed, std::size_t steps, std::size_
     auto fail = [&](const std::string& what) {
         return std::string(H::name) + ": seed " + std::to_string(seed) + ": " + what;
     };
-    auto check_block = [&](const block& b) {
-        for (std::size_t i = 0; i < b.n; ++i) {
+    auto check_prefix = [&](const block& b, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
             if (b.p[i] != fill_byte(b.id, i)) return false;
         }
         return true;
     };
+    auto check_block = [&](const block& b) { return check_prefix(b, b.n); };
+    // Grows (two times in three) or shrinks a random live block in place.
+    auto resize = [&](block& b) -> std::string {
+        if (!check_block(b)) return "block contents overwritten before resize";
+        const std::size_t n = rng() % 3 == 0 ? rng() % (b.n + 1)
+                                             : b.n + (rng() % 4 == 0 ? rng() % (max_size + 1) : rng() % 257);
+        const alloc::heap_stats before = heap.stats();
+        if constexpr (alloc::resizable_heap<H>) {
+            if (heap.try_resize(b.p, b.n, n, b.align)) {
+                if (!check_prefix(b, std::min(b.n, n))) return "try_resize lost the kept bytes";
+                for (std::size_t i = b.n; i < n; ++i) b.p[i] = fill_byte(b.id, i);
+                requested = requested - b.n + n;
+                b.n = n;
+                if (heap.stats().resizes != before.resizes + 1) return "resizes not counted";
+                return {};
+            }
+        }
+        const alloc::heap_stats after = heap.stats();
+        if (!check_block(b)) return "a refused try_resize changed the block";
+        if (after.requested_bytes != before.requested_bytes || after.granted_bytes != before.granted_bytes ||
+            after.resizes != before.resizes) {
+            return "a refused try_resize changed the counters";
+        }
+        return {};
+    };
     for (std::size_t step = 0; step < steps; ++step) {
         const auto action = rng() % 100;
-        if (action < 55 || live.empty()) {
+        if (alloc::resizable_heap<H> && action >= 48 && action < 58 && !live.empty()) {
+            if (auto e = resize(live[rng() % live.size()]); !e.empty()) {
+                return fail(e + " (step " + std::to_string(step) + ")");
+            }
+        } else if (action < 55 || live.empty()) {
             // Mostly small, sometimes large sizes; occasionally a large alignment.
             std::size_t n = (rng() % 4 == 0) ? rng() % (max_size + 1) : rng() % 129;
             std::size_t align = std::size_t{1} << (rng() % 5 == 0 ? rng() % 13 : rng() % 5);

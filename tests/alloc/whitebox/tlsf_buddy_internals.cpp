@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -189,7 +190,7 @@ TEST_CASE("tlsf: verify() reports corrupted headers", "[alloc][tlsf][whitebox]")
         CHECK_THAT(heap.verify(), Catch::Matchers::Contains("minimum block"));
     }
     SECTION("reserved bits") {
-        a_hdr->size_flags = a_word | 4;
+        a_hdr->size_flags = a_word | 8;  // 4 is the quick-list bit
         CHECK_THAT(heap.verify(), Catch::Matchers::Contains("reserved"));
     }
     SECTION("a used block marked free") {
@@ -219,6 +220,140 @@ TEST_CASE("tlsf: verify() reports corrupted headers", "[alloc][tlsf][whitebox]")
     d_hdr->prev_phys = c_hdr;
     c_hdr->next_free = c_next;
     CHECK(heap.verify() == "");
+}
+
+TEST_CASE("tlsf quick lists park a freed small block and hand it back", "[alloc][tlsf][quick][whitebox]") {
+    heap_region region(std::size_t{1} << 20);
+    tlsf_heap heap(region.get(), {.quick_bytes = 4096});
+    void* p = heap.allocate(100);
+    void* pin = heap.allocate(100);
+    const auto before = heap.stats();
+    heap.deallocate(p, 100);
+    auto s = heap.stats();
+    // Parked: free for the counters, not merged (its neighbours are untouched).
+    CHECK(s.granted_bytes == before.granted_bytes - 112);
+    CHECK(s.requested_bytes == 100);
+    CHECK(s.free_bytes == before.free_bytes + 112);
+    CHECK(s.free_blocks == before.free_blocks + 1);
+    CHECK(s.footprint_bytes == before.footprint_bytes);
+    CHECK(heap.quick_blocks() == 1);
+    CHECK(heap.quick_bytes_held() == 112);
+    CHECK(heap.verify() == "");
+    // The same class is served from the quick list: the same block, nothing split.
+    void* q = heap.allocate(97);
+    CHECK(q == p);
+    CHECK(heap.quick_blocks() == 0);
+    CHECK(heap.stats().granted_bytes == before.granted_bytes);
+    CHECK(heap.verify() == "");
+    heap.deallocate(q, 97);
+    heap.deallocate(pin, 100);
+    CHECK(heap.quick_blocks() == 2);
+    CHECK(heap.stats().granted_bytes == 0);
+    CHECK(heap.verify() == "");
+    heap.flush_quick();
+    CHECK(heap.quick_blocks() == 0);
+    CHECK(heap.stats().free_blocks == 1);  // everything merged again
+    CHECK(heap.stats().footprint_bytes == 0);
+    CHECK(heap.verify() == "");
+}
+
+TEST_CASE("tlsf quick lists: reach, the byte bound and the size limit", "[alloc][tlsf][quick][whitebox]") {
+    heap_region region(std::size_t{1} << 20);
+    SECTION("a request looks quick_reach classes up from its own") {
+        for (unsigned reach : {1u, 4u}) {
+            tlsf_heap heap(region.get(), {.quick_bytes = 4096, .quick_reach = reach});
+            void* p = heap.allocate(150);  // a 160-byte block, two classes above 128
+            void* pin = heap.allocate(16);
+            heap.deallocate(p, 150);
+            void* q = heap.allocate(120);  // needs 128
+            // Reach 4 takes the parked block whole. Reach 1 finds nothing parked
+            // and would carve from the top, raising the footprint: it merges the
+            // parked blocks first and splits the merged block instead.
+            CHECK(q == p);
+            CHECK(heap.stats().granted_bytes == (reach == 4 ? 160u : 128u) + 32u);
+            CHECK(heap.quick_blocks() == 0);
+            CHECK(heap.verify() == "");
+            heap.deallocate(q, 120);
+            heap.deallocate(pin, 16);
+        }
+    }
+    SECTION("at most quick_bytes are parked; the rest merge at once") {
+        tlsf_heap heap(region.get(), {.quick_bytes = 256});
+        std::vector<void*> blocks;
+        for (int i = 0; i < 6; ++i) blocks.push_back(heap.allocate(100));  // 112-byte blocks
+        for (void* b : blocks) heap.deallocate(b, 100);
+        CHECK(heap.quick_blocks() == 2);
+        CHECK(heap.quick_bytes_held() == 224);
+        CHECK(heap.verify() == "");
+    }
+    SECTION("blocks above quick_max_block are never parked") {
+        tlsf_heap heap(region.get(), {.quick_bytes = 1 << 16, .quick_max_block = 1024});
+        void* small = heap.allocate(1000);
+        void* large = heap.allocate(1100);
+        void* pin = heap.allocate(16);
+        heap.deallocate(large, 1100);
+        heap.deallocate(small, 1000);
+        CHECK(heap.quick_blocks() == 1);
+        CHECK(heap.quick_bytes_held() == 1008);
+        CHECK(heap.verify() == "");
+        heap.deallocate(pin, 16);
+    }
+    SECTION("bad quick_reach is rejected") {
+        CHECK_THROWS_AS(tlsf_heap(region.get(), {.quick_reach = 0}), std::invalid_argument);
+        CHECK_THROWS_AS(tlsf_heap(region.get(), {.quick_reach = 9}), std::invalid_argument);
+    }
+}
+
+TEST_CASE("tlsf quick lists are flushed before the footprint grows", "[alloc][tlsf][quick][whitebox]") {
+    heap_region region(std::size_t{1} << 20);
+    tlsf_heap heap(region.get(), {.quick_bytes = 1 << 16});
+    std::vector<void*> blocks;
+    for (int i = 0; i < 8; ++i) blocks.push_back(heap.allocate(1000));
+    void* pin = heap.allocate(16);
+    for (void* b : blocks) heap.deallocate(b, 1000);
+    CHECK(heap.quick_blocks() == 8);
+    const auto footprint = heap.footprint();
+    // 4 KiB fits in five of the parked blocks merged, not in any one of them:
+    // they are merged (the last freed first) until that is so, the rest stay parked.
+    void* p = heap.allocate(4096);
+    CHECK(heap.quick_blocks() == 3);
+    CHECK(heap.footprint() == footprint);
+    CHECK(p == blocks[3]);
+    CHECK(heap.verify() == "");
+    heap.deallocate(p, 4096);
+    heap.deallocate(pin, 16);
+}
+
+TEST_CASE("tlsf quick lists are flushed when an allocation would fail", "[alloc][tlsf][quick][whitebox]") {
+    heap_region region(std::size_t{64} << 10);
+    tlsf_heap heap(region.get(), {.quick_bytes = std::size_t{1} << 20});  // may park everything
+    std::vector<void*> blocks;
+    while (void* p = heap.allocate(200)) blocks.push_back(p);
+    for (void* b : blocks) heap.deallocate(b, 200);
+    CHECK(heap.quick_blocks() == blocks.size());
+    CHECK(heap.stats().granted_bytes == 0);
+    const auto failed = heap.stats().failed_allocations;  // the one that ended the loop
+    // Only the merged memory holds this: the allocation flushes, then succeeds.
+    void* big = heap.allocate(32 << 10);
+    REQUIRE(big != nullptr);
+    CHECK(heap.quick_blocks() == 0);
+    CHECK(heap.stats().failed_allocations == failed);
+    CHECK(heap.verify() == "");
+    heap.deallocate(big, 32 << 10);
+    CHECK(heap.verify() == "");
+}
+
+TEST_CASE("tlsf with quick lists survives the fuzzer, resizes included", "[alloc][tlsf][quick][stress]") {
+    for (unsigned reach : {1u, 4u}) {
+        for (std::uint64_t seed : {31u, 32u}) {
+            heap_region region(std::size_t{1} << 18);
+            tlsf_heap heap(region.get(), {.quick_bytes = 16 << 10, .quick_reach = reach});
+            REQUIRE(keel::test::fuzz_heap(heap, seed, 8000) == "");
+            heap.flush_quick();
+            CHECK(heap.stats().free_blocks == 1);
+            CHECK(heap.verify() == "");
+        }
+    }
 }
 
 TEST_CASE("buddy: the order map records heads, tails and free bits", "[alloc][buddy][whitebox]") {

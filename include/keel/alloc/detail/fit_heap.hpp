@@ -18,6 +18,9 @@
 //   std::size_t largest() const noexcept;         // largest free block
 //   bool contains(std::byte* block) const noexcept;  // for verify()
 //   std::string check(const std::byte* first, const std::byte* sentinel) const;
+// and optionally
+//   void resized(std::size_t footprint, std::size_t live) noexcept;  // after an
+//                                            // in-place resize: footprint and granted now
 
 #include <keel/alloc/detail/align.hpp>
 #include <keel/alloc/detail/boundary_tag.hpp>
@@ -117,13 +120,7 @@ public:
             size -= lead;
             prev_used = false;
         }
-        std::size_t granted = size;
-        if (size - need >= _split) {
-            granted = need;
-            make_free(b + need, size - need, true);
-        } else {
-            boundary_tag::set_prev_in_use(b + size, true);
-        }
+        const std::size_t granted = carve(b, size, need);
         boundary_tag::set_header(b, granted, true, prev_used);
         void* p = boundary_tag::payload_of(b);
         // Poison the slack behind the caller's bytes: overruns inside the block are caught too.
@@ -161,6 +158,51 @@ public:
             size += next_size;
         }
         make_free(b, size, prev_used);
+    }
+
+    /// Grows or shrinks live block p in place (see resizable_heap): growth takes
+    /// what it needs from the free block just above, splitting off the rest when
+    /// that reaches the split threshold; shrinking gives the tail back when it
+    /// reaches the split threshold or when the block above is free (it merges
+    /// into it). False, and nothing changed, when the block above is in use or
+    /// too small. O(1) tag work plus at most one Index erase and insert.
+    [[nodiscard]] bool try_resize(void* p, std::size_t old_n, std::size_t new_n,
+                                  std::size_t /*align*/ = default_alignment) noexcept {
+        if (p == nullptr || new_n > _region.size()) return false;
+        std::byte* b = boundary_tag::block_of(p);
+        const std::size_t size = boundary_tag::size_of(b);
+        const bool prev_used = boundary_tag::prev_in_use(b);
+        const std::size_t need = std::max(min_block, align_up(new_n + boundary_tag::header_bytes, boundary_tag::granule));
+        std::byte* next = b + size;
+        const bool next_free = !boundary_tag::in_use(next);
+        const std::size_t next_size = next_free ? boundary_tag::size_of(next) : 0;
+        if (need > size && (!next_free || size + next_size < need)) return false;
+        unpoison(b, size);  // allocate poisoned the slack; tags may be written there now
+        std::size_t granted = size;
+        if (need > size) {
+            _index.erase(next);
+            unpoison(next, next_size);
+            granted = carve(b, size + next_size, need);
+        } else if (next_free && need < size) {
+            // The tail merges into the free block above, whatever its size.
+            _index.erase(next);
+            unpoison(next, next_size);
+            make_free(b + need, size - need + next_size, true);
+            granted = need;
+        } else if (size - need >= _split) {
+            granted = need;
+            make_free(b + need, size - need, true);
+        }
+        boundary_tag::set_header(b, granted, true, prev_used);
+        // The caller's bytes are addressable, the slack behind them poisoned (as allocate does).
+        unpoison(p, new_n);
+        auto* tail = align_up(static_cast<std::byte*>(p) + new_n, 8);
+        poison(tail, static_cast<std::size_t>(b + granted - tail));
+        _counters.on_resize(old_n, new_n, size, granted);
+        const std::size_t now = footprint();
+        _counters.note_footprint(now);
+        if constexpr (requires { _index.resized(now, _counters.granted); }) _index.resized(now, _counters.granted);
+        return true;
     }
 
     [[nodiscard]] bool owns(const void* p) const noexcept {
@@ -267,6 +309,19 @@ private:
         std::size_t lead = static_cast<std::size_t>(align_up(payload, align) - payload);
         while (lead != 0 && lead < min_block) lead += align;
         return lead;
+    }
+
+    // The low `need` bytes of the `size` bytes at b become (part of) a used block:
+    // the rest is split off as a free block when it reaches the split threshold,
+    // else it stays in the block. Returns the bytes the block gets; the caller
+    // writes b's header.
+    std::size_t carve(std::byte* b, std::size_t size, std::size_t need) noexcept {
+        if (size - need >= _split) {
+            make_free(b + need, size - need, true);
+            return need;
+        }
+        boundary_tag::set_prev_in_use(b + size, true);
+        return size;
     }
 
     void make_free(std::byte* b, std::size_t size, bool prev_used) noexcept {

@@ -30,7 +30,12 @@ inline constexpr std::size_t tlsf_sentinel_bytes = 16;
 
 inline constexpr std::size_t tlsf_free_bit = 1;       ///< this block is free
 inline constexpr std::size_t tlsf_prev_free_bit = 2;  ///< the physically previous block is free
+/// The block is free but parked in a quick list (deferred coalescing): for its
+/// neighbours it is in use (not merged), for the counters it is free.
+inline constexpr std::size_t tlsf_quick_bit = 4;
 inline constexpr std::size_t tlsf_flag_mask = tlsf_granule - 1;
+/// Quick lists exist for the first this many first-level classes.
+inline constexpr unsigned tlsf_quick_levels = 16;
 
 /// Lists per level are at most 2^5; levels at most 64 (sizes below 2^64).
 inline constexpr unsigned tlsf_max_second_log2 = 5;

@@ -155,22 +155,28 @@ void report_items(benchmark::State& state) { state.SetItemsProcessed(state.itera
 
 // ---- 1. one hot counter -----------------------------------------------------------
 
-struct {
+/// One object entrusted to a fresh one-trustee runtime per run, and the run's tally.
+template <class T>
+struct trusted_fixture {
     std::unique_ptr<kt::runtime> rt;
-    kt::trust<padded_counter> trusted;
+    kt::trust<T> trusted;
     run_tally tally;
-} g_counter;
 
-void counter_trust_setup(const benchmark::State&) {
-    g_counter.rt = make_runtime(1);
-    g_counter.trusted = g_counter.rt->entrust<padded_counter>();
-    g_counter.tally.reset();
-}
+    void setup() {
+        rt = make_runtime(1);
+        trusted = rt->entrust<T>();
+        tally.reset();
+    }
+    void teardown() {
+        trusted.reset();
+        rt.reset();
+    }
+};
 
-void counter_trust_teardown(const benchmark::State&) {
-    g_counter.trusted.reset();
-    g_counter.rt.reset();
-}
+trusted_fixture<padded_counter> g_counter;
+
+void counter_trust_setup(const benchmark::State&) { g_counter.setup(); }
+void counter_trust_teardown(const benchmark::State&) { g_counter.teardown(); }
 
 void check_trusted_counter(benchmark::State& state, const kt::trust<padded_counter>& c, std::uint64_t mine) {
     if (g_counter.tally.last(state, mine) &&
@@ -262,22 +268,10 @@ struct small_map {
 
 int random_key(kvstore::rng& g) { return static_cast<int>(g.next() % map_keys); }
 
-struct {
-    std::unique_ptr<kt::runtime> rt;
-    kt::trust<small_map> trusted;
-    run_tally tally;
-} g_map;
+trusted_fixture<small_map> g_map;
 
-void map_trust_setup(const benchmark::State&) {
-    g_map.rt = make_runtime(1);
-    g_map.trusted = g_map.rt->entrust<small_map>();
-    g_map.tally.reset();
-}
-
-void map_trust_teardown(const benchmark::State&) {
-    g_map.trusted.reset();
-    g_map.rt.reset();
-}
+void map_trust_setup(const benchmark::State&) { g_map.setup(); }
+void map_trust_teardown(const benchmark::State&) { g_map.teardown(); }
 
 void check_trusted_map(benchmark::State& state, std::uint64_t mine) {
     if (g_map.tally.last(state, mine) &&
@@ -492,7 +486,7 @@ void kv_trust(benchmark::State& state) { kv_load(state, *g_kv.trusted); }
 // Pipelined: apply_then for every get and set; the last timed iteration drains, so every
 // request sent counts, and every get's continuation has checked its value.
 void kv_trust_then(benchmark::State& state) {
-    kvstore::pipelined_client c(*g_kv.trusted, kv_keyspace(), kv_set_ratio,
+    kvstore::client<kvstore::trust_store, kvstore::pipelined> c(*g_kv.trusted, kv_keyspace(), kv_set_ratio,
                                 static_cast<unsigned>(state.thread_index()) + 1,
                                 0x5eed + static_cast<std::uint64_t>(state.thread_index()));
     then_loop loop(state);

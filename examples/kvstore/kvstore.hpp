@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -264,9 +265,15 @@ struct client_counts {
     }
 };
 
+/// How a client issues its operations: waiting for each, or pipelined through
+/// trust_store's get_then/set_then (as a server thread with many connections would;
+/// results are checked in the continuations, which run inside keel::trust::poll/drain).
+struct waiting {};
+struct pipelined {};
+
 /// One load-generating client: each step draws a zipf key and does a get or (with
 /// probability set_ratio) a set. Gets are checked to return a value of their key.
-template <class Store>
+template <class Store, class Mode = waiting>
 class client {
 public:
     client(const Store& store, const keyspace& ks, double set_ratio, unsigned id, std::uint64_t seed)
@@ -277,54 +284,29 @@ public:
         ++counts.ops;
         if (_rng.uniform() < _set_ratio) {
             ++counts.sets;
-            _store.set(key, make_value(key, _id, counts.sets));
-        } else {
-            ++counts.gets;
-            if (auto v = _store.get(key)) {
-                ++counts.hits;
-                if (!belongs_to(*v, key)) ++counts.wrong;
-            }
+            if constexpr (std::is_same_v<Mode, pipelined>)
+                _store.set_then(key, make_value(key, _id, counts.sets));
+            else
+                _store.set(key, make_value(key, _id, counts.sets));
+            return;
         }
+        ++counts.gets;
+        if constexpr (std::is_same_v<Mode, pipelined>)
+            _store.get_then(key, [this, &key](std::optional<std::string> v) { check(key, v); });
+        else
+            check(key, _store.get(key));
     }
 
     client_counts counts;
 
 private:
+    void check(const std::string& key, const std::optional<std::string>& v) {
+        if (!v) return;
+        ++counts.hits;
+        if (!belongs_to(*v, key)) ++counts.wrong;
+    }
+
     const Store& _store;
-    const keyspace& _ks;
-    double _set_ratio;
-    unsigned _id;
-    rng _rng;
-};
-
-/// The same load through trust_store's pipelined forms: a client keeps issuing requests
-/// without waiting for each (as a server thread with many connections would); get
-/// results are checked in their continuations.
-class pipelined_client {
-public:
-    pipelined_client(const trust_store& store, const keyspace& ks, double set_ratio, unsigned id, std::uint64_t seed)
-        : _store(store), _ks(ks), _set_ratio(set_ratio), _id(id), _rng(seed) {}
-
-    void step() {
-        const std::string& key = _ks.keys()[_ks.draw(_rng)];
-        ++counts.ops;
-        if (_rng.uniform() < _set_ratio) {
-            ++counts.sets;
-            _store.set_then(key, make_value(key, _id, counts.sets));
-        } else {
-            ++counts.gets;
-            _store.get_then(key, [this, &key](std::optional<std::string> v) {
-                if (!v) return;
-                ++counts.hits;
-                if (!belongs_to(*v, key)) ++counts.wrong;
-            });
-        }
-    }
-
-    client_counts counts;
-
-private:
-    const trust_store& _store;
     const keyspace& _ks;
     double _set_ratio;
     unsigned _id;

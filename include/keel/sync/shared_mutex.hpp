@@ -341,63 +341,52 @@ private:
     }
 
     // Blocks until this thread holds the exclusive lock (deadline == nullptr) or the
-    // deadline passes (false). A waiter registers in the word (one writer_waiting
-    // unit) with a release CAS made after reading _writer_seq, so whoever later
-    // enables it sees the unit in its acquire RMW and bumps the sequence after this
-    // thread's read of it: no lost wake-up.
+    // deadline passes (false).
     bool lock_slow(std::uint64_t& spins, const time_point* deadline) noexcept {
-        bool registered = false;
-        for (;;) {
-            const std::uint32_t seq = _writer_seq.load(std::memory_order_acquire);
-            word s = _state.load(std::memory_order_relaxed);
-            for (;;) {
-                if (writer_may_enter(s)) {
-                    const word next = (s | writer) - (registered ? writer_waiting : 0);
-                    if (_state.compare_exchange_weak(s, next, std::memory_order_acquire,
-                                                     std::memory_order_relaxed)) {
-                        return true;
-                    }
-                } else if (!registered && spins < spin_rounds) {
-                    break;
-                } else if (registered) {
-                    break;
-                } else if (_state.compare_exchange_weak(s, s + writer_waiting,
-                                                        std::memory_order_release,
-                                                        std::memory_order_relaxed)) {
-                    registered = true;
-                    break;
-                }
-            }
-            if (!registered) {
-                ++spins;
-                platform::cpu_relax();
-                continue;
-            }
-            _stats.on_park();
-            if (deadline == nullptr) {
-                _wait.wait(_writer_seq, seq);
-            } else if (!_wait.wait_until(_writer_seq, seq, *deadline).has_value()) {
+        return acquire_slow(
+            _writer_seq, writer_waiting, [this](word s) { return writer_may_enter(s); },
+            [](word s) { return s | writer; },
+            [this] {
                 const word old = _state.fetch_sub(writer_waiting, std::memory_order_acq_rel);
                 wake_after(old - writer_waiting);  // pass on a wake this thread may have had
-                return false;
-            }
-        }
+            },
+            spins, deadline);
     }
 
-    // The reader's counterpart of lock_slow, on _reader_seq and a reader_waiting unit.
+    // The reader's counterpart, on _reader_seq and a reader_waiting unit.
     bool lock_shared_slow(bool bypass, std::uint64_t& spins, const time_point* deadline) noexcept {
+        return acquire_slow(
+            _reader_seq, reader_waiting, [this, bypass](word s) { return reader_may_enter(s, bypass); },
+            [this](word s) {
+                if constexpr (Checks::enabled) {
+                    if ((s & readers_mask) == readers_mask) {
+                        detail::lock_misuse("shared_mutex: too many shared holds", this);
+                    }
+                }
+                return s + reader;
+            },
+            [this] {
+                // Readers are woken all at once, so a leaving reader owes nobody a wake.
+                (void)_state.fetch_sub(reader_waiting, std::memory_order_relaxed);
+            },
+            spins, deadline);
+    }
+
+    // The slow path of both sides. A waiter registers in the word (one `waiting_unit`)
+    // with a release CAS made after reading its side's sequence word, so whoever later
+    // enables it sees the unit in its acquire RMW and bumps the sequence after this
+    // thread's read of it: no lost wake-up. `entered(s)` is the word with this thread
+    // in; `give_up()` withdraws the unit when the deadline passes.
+    template <class MayEnter, class Entered, class GiveUp>
+    bool acquire_slow(Atomic<std::uint32_t>& sequence, word waiting_unit, MayEnter may_enter, Entered entered,
+                      GiveUp give_up, std::uint64_t& spins, const time_point* deadline) noexcept {
         bool registered = false;
         for (;;) {
-            const std::uint32_t seq = _reader_seq.load(std::memory_order_acquire);
+            const std::uint32_t seq = sequence.load(std::memory_order_acquire);
             word s = _state.load(std::memory_order_relaxed);
             for (;;) {
-                if (reader_may_enter(s, bypass)) {
-                    if constexpr (Checks::enabled) {
-                        if ((s & readers_mask) == readers_mask) {
-                            detail::lock_misuse("shared_mutex: too many shared holds", this);
-                        }
-                    }
-                    const word next = s + reader - (registered ? reader_waiting : 0);
+                if (may_enter(s)) {
+                    const word next = entered(s) - (registered ? waiting_unit : 0);
                     if (_state.compare_exchange_weak(s, next, std::memory_order_acquire,
                                                      std::memory_order_relaxed)) {
                         return true;
@@ -406,8 +395,7 @@ private:
                     break;
                 } else if (registered) {
                     break;
-                } else if (_state.compare_exchange_weak(s, s + reader_waiting,
-                                                        std::memory_order_release,
+                } else if (_state.compare_exchange_weak(s, s + waiting_unit, std::memory_order_release,
                                                         std::memory_order_relaxed)) {
                     registered = true;
                     break;
@@ -420,10 +408,9 @@ private:
             }
             _stats.on_park();
             if (deadline == nullptr) {
-                _wait.wait(_reader_seq, seq);
-            } else if (!_wait.wait_until(_reader_seq, seq, *deadline).has_value()) {
-                // Readers are woken all at once, so a leaving reader owes nobody a wake.
-                (void)_state.fetch_sub(reader_waiting, std::memory_order_relaxed);
+                _wait.wait(sequence, seq);
+            } else if (!_wait.wait_until(sequence, seq, *deadline).has_value()) {
+                give_up();
                 return false;
             }
         }

@@ -117,6 +117,11 @@ class KeelConan(ConanFile):
         trust.requires = ["platform"]
         trust.system_libs = ["pthread"]
 
+        rpc = self.cpp_info.components["rpc"]
+        rpc.set_property("cmake_target_name", "keel::rpc")
+        rpc.libs = ["keel_rpc"]
+        rpc.requires = ["alloc", "sync", "platform"]
+
         umbrella = self.cpp_info.components["keel"]
         umbrella.set_property("cmake_target_name", "keel::keel")
-        umbrella.requires = ["platform", "sync", "alloc", "trust"]
+        umbrella.requires = ["platform", "sync", "alloc", "trust", "rpc"]

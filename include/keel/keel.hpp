@@ -8,3 +8,4 @@
 #include <keel/sync.hpp>
 #include <keel/alloc.hpp>
 #include <keel/trust.hpp>
+#include <keel/rpc.hpp>

@@ -1,0 +1,59 @@
+#include <keel/rpc/error.hpp>
+
+#include <string>
+
+namespace keel::rpc {
+namespace {
+
+// boost::system::error_category has a protected non-virtual destructor by design.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class category final : public boost::system::error_category {
+public:
+    // A fixed id keeps the category unique across shared-library copies.
+    constexpr category() noexcept : error_category(0x6b65656c72706331ULL) {}
+    const char* name() const noexcept override { return "keel.rpc"; }
+    std::string message(int ev) const override {
+        switch (static_cast<errc>(ev)) {
+        case errc::bad_magic: return "wrong magic number (not a keel rpc peer or segment)";
+        case errc::version_mismatch: return "keel rpc protocol version mismatch";
+        case errc::fingerprint_mismatch: return "layout fingerprint mismatch (peer built with another layout)";
+        case errc::schema_mismatch: return "service schema hash mismatch";
+        case errc::unknown_service: return "the server does not offer this service";
+        case errc::bad_message: return "malformed handshake message";
+        case errc::bad_header: return "malformed segment header";
+        case errc::area_out_of_bounds: return "segment area out of bounds";
+        case errc::size_mismatch: return "segment size does not match its header";
+        case errc::missing_seals: return "segment memfd lacks the required seals";
+        case errc::not_a_memfd: return "the fd is not a sealable memfd";
+        case errc::segment_too_large: return "segment larger than accepted";
+        case errc::rejected: return "the server refused the connection";
+        case errc::peer_closed: return "the peer closed the connection";
+        case errc::null_pointer: return "null shm_ptr";
+        case errc::out_of_bounds: return "shm_ptr outside the heap area";
+        case errc::misaligned: return "shm_ptr misaligned for its type";
+        }
+        return "unknown keel.rpc error " + std::to_string(ev);
+    }
+};
+#pragma GCC diagnostic pop
+
+thread_local std::string last_detail;
+
+}  // namespace
+
+const boost::system::error_category& rpc_category() noexcept {
+    static const category instance;
+    return instance;
+}
+
+std::string error_detail() { return last_detail; }
+
+namespace detail {
+error_code fail(error_code code, std::string text) {
+    last_detail = std::move(text);
+    return code;
+}
+}  // namespace detail
+
+}  // namespace keel::rpc

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 namespace kt = keel::trust;
 namespace kd = keel::trust::detail;
@@ -50,4 +51,26 @@ TEST_CASE("records that do not fit before the ring's end leave padding and wrap"
     }
     kt::drain();
     CHECK(c.apply([](counter& x) { return x.value; }) == expected);
+}
+
+TEST_CASE("pending requests hold one shared reference per object; finished ones hold none",
+          "[trust][whitebox]") {
+    kt::runtime rt;
+    auto c = rt.entrust<counter>();
+    REQUIRE(c.use_count() == 1);
+    for (int i = 0; i < 100; ++i) c.apply_then(increment, nothing);
+    // The channel holds one reference for all 100, not one each.
+    CHECK(c.use_count() == 2);
+    kt::drain();
+    CHECK(c.use_count() == 1);
+
+    // Past the channel's table (3 objects), each record holds its own reference.
+    std::vector<kt::trust<counter>> many;
+    for (int i = 0; i < 5; ++i) many.push_back(rt.entrust<counter>());
+    for (auto& m : many) m.apply_then(increment, nothing);
+    long held = 0;
+    for (auto& m : many) held += static_cast<long>(m.use_count()) - 1;
+    CHECK(held == 5);
+    kt::drain();
+    for (auto& m : many) CHECK(m.use_count() == 1);
 }

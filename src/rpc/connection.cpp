@@ -1,4 +1,5 @@
 #include <keel/platform/backend_status.hpp>
+#include <keel/rpc/channel.hpp>
 #include <keel/rpc/connection.hpp>
 #include <keel/rpc/detail/wire.hpp>
 
@@ -452,6 +453,8 @@ result<connection> listener::accept(std::chrono::milliseconds timeout) {
         (void)detail::send_all(client.get(), &m, sizeof m, -1, deadline);
         return detail::fail(seg.error(), std::string(who) + why);
     }
+    // The channel header must be in place before the segment leaves this process.
+    detail::init_channels(*seg);
     const reply_message m = make_reply(detail::reply_accept, _options.schema_hash, {});
     if (auto r = detail::send_all(client.get(), &m, sizeof m, seg->fd(), deadline); !r) {
         return detail::fail(r.error(), std::string(who) + "sending the reply: " + r.error().message());

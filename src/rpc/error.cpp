@@ -32,6 +32,12 @@ public:
         case errc::null_pointer: return "null shm_ptr";
         case errc::out_of_bounds: return "shm_ptr outside the heap area";
         case errc::misaligned: return "shm_ptr misaligned for its type";
+        case errc::overloaded: return "the request ring is full (call rejected)";
+        case errc::peer_dead: return "the peer died or dropped the connection";
+        case errc::handler_failed: return "the server's handler failed";
+        case errc::unknown_method: return "the server has no handler for this method";
+        case errc::channel_corrupt: return "corrupt channel slot (sequence, length, id or status)";
+        case errc::bad_arguments: return "request arguments do not match the method";
         }
         return "unknown keel.rpc error " + std::to_string(ev);
     }

@@ -33,6 +33,13 @@ enum class errc {
     null_pointer,           ///< shm_ptr is null
     out_of_bounds,          ///< shm_ptr range lies outside the heap area
     misaligned,             ///< shm_ptr offset is not aligned for its type
+    // calls (slice 2)
+    overloaded,             ///< the request ring is full and the call asked to be rejected at once
+    peer_dead,              ///< the peer died or dropped the connection (calls in flight fail with it)
+    handler_failed,         ///< the server's handler threw; error_detail() has its what()
+    unknown_method,         ///< the method index is not in the server's service, or has no handler
+    channel_corrupt,        ///< a ring slot holds an impossible sequence number, length, id or status
+    bad_arguments,          ///< the request's payload length does not match the method's arguments
 };
 
 /// The error category of rpc::errc ("keel.rpc"). Thread-safe, a singleton.
@@ -43,7 +50,7 @@ enum class errc {
 }
 
 /// The detailed message of the last error an rpc function returned on this thread
-/// (segment::attach, connect, listener::accept): e.g. "protocol version mismatch:
+/// (segment::attach, connect, listener::accept, client::call): e.g. "protocol version mismatch:
 /// client speaks 2, server speaks 1". Empty when the last failing call had nothing to
 /// add to its error_code's message. Like errno, overwritten by the next failing call.
 /// Thread-safety: per thread. Cost: a copy of a short string.

@@ -49,6 +49,12 @@ static_assert(std::is_standard_layout_v<segment_header> && std::is_trivially_cop
 static_assert(sizeof(segment_header) <= segment_area_alignment);
 
 namespace detail {
+// Channel wire geometry (channel.hpp checks its structs against these); part of the
+// layout fingerprint so peers with other ring layouts refuse each other.
+inline constexpr std::size_t channel_header_bytes = 256;
+inline constexpr std::size_t channel_slot_bytes = 256;
+inline constexpr std::size_t channel_slot_header_bytes = 32;
+
 constexpr std::uint64_t fnv1a(std::uint64_t h, std::uint64_t v) noexcept {
     for (int i = 0; i < 8; ++i) {
         h ^= (v >> (8 * i)) & 0xffu;
@@ -73,6 +79,8 @@ constexpr std::uint64_t compute_layout_fingerprint() noexcept {
                             std::uint64_t{offsetof(segment_header, reserved)},
                             std::uint64_t{sizeof(shm_ptr<int>)}, std::uint64_t{sizeof(void*)},
                             std::uint64_t{segment_area_alignment},
+                            std::uint64_t{channel_header_bytes}, std::uint64_t{channel_slot_bytes},
+                            std::uint64_t{channel_slot_header_bytes},
                             std::uint64_t{std::endian::native == std::endian::little ? 1u : 2u}}) {
         h = fnv1a(h, v);
     }

@@ -1,0 +1,166 @@
+#pragma once
+
+#include <keel/result.hpp>
+#include <keel/rpc/channel.hpp>
+#include <keel/rpc/connection.hpp>
+#include <keel/rpc/method.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace keel::rpc {
+
+/// How a client connects and waits. Plain data.
+struct client_options {
+    /// How threads of this client wait for responses (announced to the server, which
+    /// wakes them accordingly).
+    wait_mode wait = wait_mode::hybrid;
+    /// A waiting call checks that the server is alive (one poll()) this often: a call
+    /// in flight when the server dies fails with errc::peer_dead within about this long.
+    std::chrono::milliseconds peer_check_interval{10};
+    std::chrono::milliseconds connect_timeout{5000};
+    /// Retry a missing or refusing listener until connect_timeout (a server restarting).
+    bool wait_for_listener = false;
+    std::chrono::milliseconds handshake_timeout{5000};
+    segment_attach_options attach{};
+};
+
+namespace detail {
+
+/// The untyped part of rpc::client (src/rpc/client.cpp).
+class client_core {
+public:
+    client_core(connection conn, channel_view channels, client_options options) noexcept;
+    client_core(const client_core&) = delete;
+    client_core& operator=(const client_core&) = delete;
+
+    static result<std::unique_ptr<client_core>> open(std::string_view path, std::string_view service,
+                                                     std::uint64_t schema_hash, const client_options& options);
+
+    /// Puts a request in the ring (under the send lock); its position.
+    result<std::uint64_t> send(std::uint32_t method, const std::byte* args, std::uint32_t length,
+                               overload_policy overload, std::chrono::steady_clock::time_point deadline);
+    /// Waits for call p's response, checks it, copies its payload into `out`
+    /// (max_inline_payload bytes) and releases the slot. `result_bytes` is what a
+    /// successful response must carry.
+    result<void> receive(std::uint64_t p, std::byte* out, std::uint32_t result_bytes,
+                         std::chrono::steady_clock::time_point deadline);
+
+    [[nodiscard]] connection& conn() noexcept { return _conn; }
+    [[nodiscard]] bool peer_dead() const noexcept { return _dead.load(std::memory_order_relaxed); }
+
+private:
+    connection _conn;
+    channel_view _ch;
+    client_options _options;
+    std::uint32_t _spin_rounds;
+    std::mutex _send_lock;
+    std::uint64_t _next = 0;  // guarded by _send_lock
+    std::atomic<bool> _dead{false};
+    std::mutex _abandoned_lock;
+    std::vector<std::uint64_t> _abandoned;  // calls that timed out; their responses are released by whoever finds them
+
+    result<void> check_peer(std::chrono::steady_clock::time_point& next_check) noexcept;
+    bool release_if_abandoned(std::uint64_t p) noexcept;
+};
+
+}  // namespace detail
+
+/// An rpc client of `Service` (an rpc::service<...>): one connection to a server,
+/// with its own segment and rings.
+///
+/// call<Method>(args...) sends the arguments by value in a ring slot and waits for the
+/// result: keel::result<R> (result<void> for void methods). Errors: errc::overloaded
+/// (ring full, overload_policy::reject), std::errc::timed_out (call_options::timeout),
+/// errc::peer_dead (the server died or dropped us: within peer_check_interval),
+/// errc::handler_failed (the handler threw; rpc::error_detail() has its what()),
+/// errc::unknown_method (no handler), errc::channel_corrupt (the server wrote
+/// nonsense; the connection is unusable after it).
+///
+/// Thread-safety: call() may be used from several threads at once: each call takes a
+/// position in the request ring under a short lock and then waits for its own
+/// response slot, so up to ring-capacity calls are outstanding at once (the server
+/// runs a connection's calls in order). Cost: a slot write and a slot read in shared
+/// memory, plus the wake the server's wait mode needs (nothing for busy_poll, an
+/// atomic RMW or a FUTEX_WAKE for hybrid, a FUTEX_WAKE for futex).
+template <class Service>
+class client {
+public:
+    client() noexcept = default;
+
+    /// Connects to the server at `path` and maps its rings. Errors as rpc::connect
+    /// (schema_mismatch when the services differ), errc::bad_header when the segment
+    /// has no room for channels.
+    [[nodiscard]] static result<client> connect(std::string_view path, const client_options& options = {}) {
+        auto core = detail::client_core::open(path, Service::name, Service::schema_hash, options);
+        if (!core) return core.error();
+        client c;
+        c._core = std::move(*core);
+        return c;
+    }
+
+    explicit operator bool() const noexcept { return _core != nullptr; }
+
+    template <class Method, class... A>
+    [[nodiscard]] result<typename Method::result_type> call(A&&... args) {
+        return call_with<Method>(call_options{}, std::forward<A>(args)...);
+    }
+
+    template <class Method, class... A>
+    [[nodiscard]] result<typename Method::result_type> call_with(const call_options& options, A&&... args) {
+        return invoke<Method>(options, static_cast<typename Method::signature*>(nullptr), std::forward<A>(args)...);
+    }
+
+    /// The connection (its segment's heap area is where shm_ptr arguments point).
+    [[nodiscard]] connection& conn() noexcept { return _core->conn(); }
+    [[nodiscard]] segment& shared_segment() noexcept { return _core->conn().shared_segment(); }
+
+private:
+    std::unique_ptr<detail::client_core> _core;
+
+    template <class Method, class R, class... Args, class... A>
+    result<R> invoke(const call_options& options, R (*)(Args...), A&&... args) {
+        constexpr std::uint32_t index = Service::template index_of<Method>();
+        static_assert(index != Service::npos, "keel::rpc::client::call: the method is not part of this service");
+        static_assert(sizeof...(A) == sizeof...(Args), "keel::rpc::client::call: wrong number of arguments");
+        alignas(64) std::byte in[Method::argument_bytes + 1];
+        encode<Args...>(in, std::index_sequence_for<Args...>{}, std::forward<A>(args)...);
+        const auto deadline = platform::deadline_after(options.timeout);
+        auto p = _core->send(index, in, static_cast<std::uint32_t>(Method::argument_bytes), options.overload, deadline);
+        if (!p) return p.error();
+        alignas(64) std::byte out[max_inline_payload];
+        if (auto r = _core->receive(*p, out, static_cast<std::uint32_t>(Method::result_bytes), deadline); !r) {
+            return r.error();
+        }
+        if constexpr (std::is_void_v<R>) {
+            return {};
+        } else {
+            return R(*std::launder(reinterpret_cast<const R*>(out)));
+        }
+    }
+
+    template <class... Args, std::size_t... I, class... A>
+    static void encode([[maybe_unused]] std::byte* in, std::index_sequence<I...>, A&&... args) {
+        [[maybe_unused]] constexpr auto offsets = detail::argument_offsets<Args...>();
+        (put<Args>(in + offsets[I], std::forward<A>(args)), ...);
+    }
+
+    template <class T, class U>
+    static void put(std::byte* at, U&& u) {
+        const T v(std::forward<U>(u));
+        std::memcpy(at, &v, sizeof(T));
+    }
+};
+
+}  // namespace keel::rpc

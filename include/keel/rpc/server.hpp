@@ -1,0 +1,219 @@
+#pragma once
+
+#include <keel/rpc/channel.hpp>
+#include <keel/rpc/connection.hpp>
+#include <keel/rpc/method.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <new>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace keel::rpc {
+
+/// What a server offers and how it serves. Plain data.
+struct server_options {
+    /// How the serve loop waits for requests (announced to each client, which wakes it
+    /// accordingly). See wait_mode.
+    wait_mode wait = wait_mode::hybrid;
+    /// Bytes of each connection's segment (header page, channel area, heap area).
+    std::size_t segment_size = std::size_t{1} << 20;
+    segment_layout layout{};
+    /// How long the serve loop waits for a new client's hello. The handshake runs on
+    /// the serve thread: a client that connects and says nothing stalls the other
+    /// connections for up to this long.
+    std::chrono::milliseconds handshake_timeout{1000};
+    /// How often the serve loop accepts new clients, checks that its clients are alive
+    /// (one poll() per connection) and, in run(), looks at the stop token. Also the
+    /// longest an idle run() parks at once.
+    std::chrono::milliseconds housekeeping_interval{10};
+    /// With several connections and a parking wait mode, an idle loop parks on one
+    /// connection at a time for at most this long, round robin (no futex can watch
+    /// several segments): a request on another connection waits up to this long.
+    std::chrono::microseconds multi_wait_slice{100};
+    /// Connections beyond this are accepted and closed at once.
+    std::size_t max_connections = 64;
+    int backlog = 64;
+};
+
+/// What a handler may ask about the call it serves.
+class call_context {
+public:
+    call_context(const connection& conn, std::uint64_t call_id) noexcept : _conn(&conn), _call_id(call_id) {}
+
+    /// The connection the call came on (its segment, its peer's pid).
+    [[nodiscard]] const connection& conn() const noexcept { return *_conn; }
+    [[nodiscard]] const segment& shared_segment() const noexcept { return _conn->shared_segment(); }
+    [[nodiscard]] std::uint64_t call_id() const noexcept { return _call_id; }
+
+    /// segment::resolve on this connection's segment: bounds- and alignment-checked.
+    template <class T>
+    [[nodiscard]] result<T*> resolve(shm_ptr<T> p, std::size_t count = 1) const noexcept {
+        return _conn->shared_segment().resolve(p, count);
+    }
+
+private:
+    const connection* _conn;
+    std::uint64_t _call_id;
+};
+
+namespace detail {
+
+/// A type-erased handler: decodes `args` (already copied out of shared memory and
+/// length-checked), runs the user's callable, writes the result into `out`
+/// (max_inline_payload bytes, 64-aligned) and returns its length. Exceptions pass
+/// through to the serve loop, which reports them as errc::handler_failed.
+using handler_fn = std::function<std::uint32_t(call_context&, const std::byte* args, std::byte* out)>;
+
+/// The untyped part of rpc::server (src/rpc/server.cpp).
+class server_core {
+public:
+    server_core(std::string path, std::string_view service, std::uint64_t schema_hash, std::size_t methods,
+                std::vector<std::uint32_t> argument_bytes, server_options options);
+    server_core(const server_core&) = delete;
+    server_core& operator=(const server_core&) = delete;
+    ~server_core();
+
+    void set_handler(std::uint32_t index, handler_fn fn);
+    void run(std::stop_token stop);
+    std::size_t poll_once();
+    [[nodiscard]] std::size_t connections() const noexcept;
+    [[nodiscard]] std::uint64_t dropped() const noexcept { return _dropped.load(std::memory_order_relaxed); }
+    [[nodiscard]] const listener& get_listener() const noexcept { return _listener; }
+
+private:
+    struct conn_state;
+
+    listener _listener;
+    server_options _options;
+    std::vector<handler_fn> _handlers;
+    std::vector<std::uint32_t> _argument_bytes;
+    std::vector<std::unique_ptr<conn_state>> _conns;
+    std::chrono::steady_clock::time_point _next_housekeeping{};
+    std::size_t _rr = 0;
+    std::uint64_t _dropped_count = 0;
+    // Mirrors for other threads (connections(), dropped() while run() serves).
+    std::atomic<std::size_t> _live{0};
+    std::atomic<std::uint64_t> _dropped{0};
+
+    std::size_t serve_round();
+    bool serve_one(conn_state& c);
+    void housekeeping();
+    void idle_wait(std::chrono::steady_clock::time_point until);
+};
+
+template <class R, class... Args, class F, std::size_t... I>
+std::uint32_t invoke_handler(F& f, call_context& ctx, [[maybe_unused]] const std::byte* args, [[maybe_unused]] std::byte* out,
+                             [[maybe_unused]] const std::array<std::size_t, sizeof...(Args) + 1>& offsets, std::index_sequence<I...>) {
+    // The argument bytes were memcpy'd into a 64-aligned local buffer: for trivially
+    // copyable types that creates the objects, which we now name.
+    auto call = [&]() -> decltype(auto) {
+        if constexpr (std::is_invocable_v<F&, call_context&, const Args&...>) {
+            return std::invoke(f, ctx, *std::launder(reinterpret_cast<const Args*>(args + offsets[I]))...);
+        } else {
+            static_assert(std::is_invocable_v<F&, const Args&...>,
+                          "keel::rpc::server::handle: the handler must be callable as f(args...) or "
+                          "f(rpc::call_context&, args...) with the method's arguments");
+            return std::invoke(f, *std::launder(reinterpret_cast<const Args*>(args + offsets[I]))...);
+        }
+    };
+    if constexpr (std::is_void_v<R>) {
+        call();
+        return 0;
+    } else {
+        static_assert(std::is_convertible_v<decltype(call()), R>,
+                      "keel::rpc::server::handle: the handler's return value must convert to the method's result");
+        const R r = call();
+        std::memcpy(out, &r, sizeof(R));
+        return static_cast<std::uint32_t>(sizeof(R));
+    }
+}
+
+template <class R, class... Args>
+struct handler_maker;
+template <class R, class... Args>
+struct handler_maker<R(Args...)> {
+    template <class Method, class F>
+    static handler_fn make(F&& f) {
+        return [fn = std::forward<F>(f)](call_context& ctx, const std::byte* args, std::byte* out) mutable {
+            return invoke_handler<R, Args...>(fn, ctx, args, out, Method::offsets, std::index_sequence_for<Args...>{});
+        };
+    }
+};
+
+template <class S>
+struct service_methods;
+template <fixed_string Name, class... Methods>
+struct service_methods<service<Name, Methods...>> {
+    static std::vector<std::uint32_t> argument_sizes() { return {static_cast<std::uint32_t>(Methods::argument_bytes)...}; }
+};
+
+}  // namespace detail
+
+/// An rpc server for `Service` (an rpc::service<...>): owns a listener on `path`,
+/// accepts any number of clients (each gets its own segment and rings) and serves
+/// their calls on one thread, polling the connections round robin. Handlers are
+/// registered per method; a method without one answers errc::unknown_method.
+///
+/// Calls of one connection run in order, one at a time; a handler's exception goes
+/// back to the caller as errc::handler_failed with its what() and the server keeps
+/// serving. A client that dies, drops its socket or corrupts its rings
+/// (errc::channel_corrupt) loses its connection; the others are not affected.
+/// Everything read from shared memory is copied once and validated first.
+///
+/// Thread-safety: register handlers before serving; run()/poll_once() from one thread
+/// at a time. Cost per call: one slot read and one slot write in shared memory, plus
+/// the wake the client's wait mode needs (nothing for busy_poll; an atomic RMW, or a
+/// FUTEX_WAKE when the client is parked, for hybrid; a FUTEX_WAKE for futex).
+template <class Service>
+class server {
+public:
+    /// Binds `path` (see rpc::listener; '@' for the abstract namespace). Throws like
+    /// rpc::listener, and std::invalid_argument when the layout leaves no channel area.
+    explicit server(std::string path, server_options options = {})
+        : _core(std::make_unique<detail::server_core>(std::move(path), Service::name, Service::schema_hash,
+                                                      Service::size,
+                                                      detail::service_methods<Service>::argument_sizes(),
+                                                      std::move(options))) {}
+
+    /// Registers `f` for `Method`: f(args...) or f(call_context&, args...), returning
+    /// the method's result (or void). Replaces an earlier handler.
+    template <class Method, class F>
+    void handle(F&& f) {
+        constexpr std::uint32_t index = Service::template index_of<Method>();
+        static_assert(index != Service::npos, "keel::rpc::server::handle: the method is not part of this service");
+        _core->set_handler(index, detail::handler_maker<typename Method::signature>::template make<Method>(
+                                      std::forward<F>(f)));
+    }
+
+    /// Serves until `stop` is requested (noticed within options.housekeeping_interval).
+    void run(std::stop_token stop) { _core->run(std::move(stop)); }
+
+    /// Serves the requests that are ready now (at most one per connection), and every
+    /// housekeeping_interval accepts new clients and drops dead ones. Never waits for
+    /// a request (a new client's handshake may wait, see handshake_timeout). Returns
+    /// the number of calls served.
+    std::size_t poll_once() { return _core->poll_once(); }
+
+    /// Live connections.
+    [[nodiscard]] std::size_t connections() const noexcept { return _core->connections(); }
+    /// Connections dropped so far (dead peers, corrupt channels).
+    [[nodiscard]] std::uint64_t dropped() const noexcept { return _core->dropped(); }
+    [[nodiscard]] const std::string& path() const noexcept { return _core->get_listener().path(); }
+
+private:
+    std::unique_ptr<detail::server_core> _core;
+};
+
+}  // namespace keel::rpc

@@ -35,6 +35,15 @@ client_core::client_core(connection conn, channel_view channels, client_options 
     _ch.header->client_wait.store(static_cast<std::uint32_t>(_options.wait), std::memory_order_release);
 }
 
+client_core::~client_core() {
+    {
+        std::lock_guard guard(_async_lock);
+        _closing.store(true, std::memory_order_relaxed);
+    }
+    _async_ready.notify_all();
+    if (_completer.joinable()) _completer.join();
+}
+
 result<std::unique_ptr<client_core>> client_core::open(std::string_view path, std::string_view service,
                                                        std::uint64_t schema_hash, const client_options& options) {
     if (!valid_mode(options.wait)) throw std::invalid_argument("rpc::client: client_options::wait is not a wait_mode");
@@ -175,6 +184,11 @@ result<void> client_core::receive(std::uint64_t p, std::byte* out, std::uint32_t
             return fail(keel::make_error_code(std::errc::timed_out),
                         "rpc::client: no response to call " + std::to_string(p) + " in time");
         }
+        if (_closing.load(std::memory_order_relaxed)) {
+            abandon();
+            return fail(keel::make_error_code(std::errc::operation_canceled),
+                        "rpc::client: the client was destroyed before call " + std::to_string(p) + " was answered");
+        }
         const auto slice_end = std::min(deadline, next_check);
         if (auto r = wait_change(_options.wait, s.seq, v, slice_end, _ch.header->response_parking, _spin_rounds);
             !r && r.error() == errc::channel_corrupt) {
@@ -208,6 +222,65 @@ result<void> client_core::receive(std::uint64_t p, std::byte* out, std::uint32_t
     }
     _dead.store(true, std::memory_order_relaxed);
     return fail(errc::channel_corrupt, "rpc::client: response status " + std::to_string(code) + " is not known");
+}
+
+void client_core::await_async(std::uint64_t p, std::uint32_t result_bytes, clock::time_point deadline,
+                              std::unique_ptr<async_completion> done) {
+    {
+        std::lock_guard guard(_async_lock);
+        _async_pending.emplace(p, pending_async{result_bytes, deadline, std::move(done)});
+        try {
+            start_completer();
+        } catch (...) {
+            _async_pending.erase(p);  // the caller sees the exception; nobody waits for p
+            throw;
+        }
+    }
+    _async_ready.notify_one();
+}
+
+void client_core::refuse_async(error_code ec, std::string text, std::unique_ptr<async_completion> done) {
+    {
+        std::lock_guard guard(_async_lock);
+        _async_refused.push_back({ec, std::move(text), std::move(done)});
+        try {
+            start_completer();
+        } catch (...) {
+            _async_refused.pop_back();
+            throw;
+        }
+    }
+    _async_ready.notify_one();
+}
+
+void client_core::start_completer() {
+    if (!_completer.joinable()) _completer = std::thread([this] { complete_loop(); });
+}
+
+void client_core::complete_loop() {
+    alignas(64) std::byte out[max_inline_payload];
+    for (;;) {
+        std::unique_lock lock(_async_lock);
+        _async_ready.wait(lock, [&] {
+            return !_async_pending.empty() || !_async_refused.empty() || _closing.load(std::memory_order_relaxed);
+        });
+        if (!_async_refused.empty()) {
+            std::vector<refused_async> refused;
+            refused.swap(_async_refused);
+            lock.unlock();
+            for (auto& r : refused) r.done->complete(r.ec, std::move(r.text), nullptr);
+            continue;
+        }
+        if (_async_pending.empty()) return;  // closing, nothing left
+        // The server answers a connection's calls in order, so waiting for the oldest
+        // first costs nothing; a later call's earlier deadline is noticed after it.
+        auto node = _async_pending.extract(_async_pending.begin());
+        lock.unlock();
+        const std::uint64_t p = node.key();
+        pending_async& op = node.mapped();
+        result<void> r = receive(p, out, op.result_bytes, op.deadline);
+        op.done->complete(r, r ? std::string() : error_detail(), out);
+    }
 }
 
 }  // namespace keel::rpc::detail

@@ -7,14 +7,17 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -38,12 +41,27 @@ struct client_options {
 
 namespace detail {
 
+/// The completion of one asynchronous call, type-erased (rpc/async_call.hpp builds it
+/// from an Asio handler). complete() runs on the client's completion thread.
+class async_completion {
+public:
+    virtual ~async_completion() = default;
+    /// `status` is the call's outcome, `text` its error_detail() (empty on success);
+    /// on success `payload` holds the result's bytes.
+    virtual void complete(result<void> status, std::string text, const std::byte* payload) noexcept = 0;
+};
+
+struct client_access;
+
 /// The untyped part of rpc::client (src/rpc/client.cpp).
 class client_core {
 public:
     client_core(connection conn, channel_view channels, client_options options) noexcept;
     client_core(const client_core&) = delete;
     client_core& operator=(const client_core&) = delete;
+    /// Stops the completion thread: asynchronous calls still waiting complete with
+    /// std::errc::operation_canceled.
+    ~client_core();
 
     static result<std::unique_ptr<client_core>> open(std::string_view path, std::string_view service,
                                                      std::uint64_t schema_hash, const client_options& options);
@@ -56,6 +74,15 @@ public:
     /// successful response must carry.
     result<void> receive(std::uint64_t p, std::byte* out, std::uint32_t result_bytes,
                          std::chrono::steady_clock::time_point deadline);
+
+    /// Hands call p's response to the completion thread (started on first use), which
+    /// receives responses in call order and runs `done` with each. Never blocks on the
+    /// server.
+    void await_async(std::uint64_t p, std::uint32_t result_bytes, std::chrono::steady_clock::time_point deadline,
+                     std::unique_ptr<async_completion> done);
+    /// Completes `done` with `ec` on the completion thread: for a call refused before it
+    /// was sent, which must not complete inside the initiating function.
+    void refuse_async(error_code ec, std::string text, std::unique_ptr<async_completion> done);
 
     [[nodiscard]] connection& conn() noexcept { return _conn; }
     [[nodiscard]] bool peer_dead() const noexcept { return _dead.load(std::memory_order_relaxed); }
@@ -71,7 +98,26 @@ private:
     std::mutex _abandoned_lock;
     std::vector<std::uint64_t> _abandoned;  // calls that timed out; their responses are released by whoever finds them
 
+    struct pending_async {
+        std::uint32_t result_bytes;
+        std::chrono::steady_clock::time_point deadline;
+        std::unique_ptr<async_completion> done;
+    };
+    std::mutex _async_lock;
+    std::condition_variable _async_ready;
+    std::map<std::uint64_t, pending_async> _async_pending;  // by call position: received in order
+    struct refused_async {
+        error_code ec;
+        std::string text;
+        std::unique_ptr<async_completion> done;
+    };
+    std::vector<refused_async> _async_refused;
+    std::atomic<bool> _closing{false};
+    std::thread _completer;  // started by the first await_async
+
     result<void> check_peer(std::chrono::steady_clock::time_point& next_check) noexcept;
+    void start_completer();  // under _async_lock
+    void complete_loop();
     bool release_if_abandoned(std::uint64_t p) noexcept;
 };
 
@@ -127,17 +173,25 @@ public:
     [[nodiscard]] segment& shared_segment() noexcept { return _core->conn().shared_segment(); }
 
 private:
+    friend struct detail::client_access;
     std::unique_ptr<detail::client_core> _core;
 
+    /// Encodes the arguments and puts the request in the ring: the call's position.
     template <class Method, class R, class... Args, class... A>
-    result<R> invoke(const call_options& options, R (*)(Args...), A&&... args) {
+    result<std::uint64_t> send_call(std::chrono::steady_clock::time_point deadline, overload_policy overload,
+                                    R (*)(Args...), A&&... args) {
         constexpr std::uint32_t index = Service::template index_of<Method>();
         static_assert(index != Service::npos, "keel::rpc::client::call: the method is not part of this service");
         static_assert(sizeof...(A) == sizeof...(Args), "keel::rpc::client::call: wrong number of arguments");
         alignas(64) std::byte in[Method::argument_bytes + 1];
         encode<Args...>(in, std::index_sequence_for<Args...>{}, std::forward<A>(args)...);
+        return _core->send(index, in, static_cast<std::uint32_t>(Method::argument_bytes), overload, deadline);
+    }
+
+    template <class Method, class R, class... Args, class... A>
+    result<R> invoke(const call_options& options, R (*sig)(Args...), A&&... args) {
         const auto deadline = platform::deadline_after(options.timeout);
-        auto p = _core->send(index, in, static_cast<std::uint32_t>(Method::argument_bytes), options.overload, deadline);
+        auto p = send_call<Method>(deadline, options.overload, sig, std::forward<A>(args)...);
         if (!p) return p.error();
         alignas(64) std::byte out[max_inline_payload];
         if (auto r = _core->receive(*p, out, static_cast<std::uint32_t>(Method::result_bytes), deadline); !r) {

@@ -56,6 +56,7 @@ result<std::unique_ptr<client_core>> client_core::open(std::string_view path, st
     co.connect_timeout = options.connect_timeout;
     co.wait_for_listener = options.wait_for_listener;
     co.handshake_timeout = options.handshake_timeout;
+    co.arena_bytes = options.arena_bytes;
     co.attach = options.attach;
     auto c = rpc::connect(path, co);
     if (!c) return c.error();

@@ -76,12 +76,13 @@ struct connection_access {
         c._watch = peer_watch::socket_hangup;
     }
 
-    static connection make(unique_fd socket, connection::side role, segment seg, std::string service,
+    static connection make(unique_fd socket, connection::side role, shared_space space, std::string service,
                            std::uint64_t schema_hash) {
         connection c;
         c._socket = socket.release();
         c._role = role;
-        c._segment = std::move(seg);
+        c._space = std::move(space);
+        c._heap = std::make_unique<shared_heap>(c._space);
         c._service = std::move(service);
         c._schema_hash = schema_hash;
         watch_peer(c);
@@ -251,7 +252,8 @@ connection::connection(connection&& o) noexcept
       _role(o._role),
       _watch(o._watch),
       _watch_note(std::move(o._watch_note)),
-      _segment(std::move(o._segment)),
+      _space(std::move(o._space)),
+      _heap(std::move(o._heap)),
       _service(std::move(o._service)),
       _schema_hash(o._schema_hash) {}
 
@@ -264,7 +266,8 @@ connection& connection::operator=(connection&& o) noexcept {
         _role = o._role;
         _watch = o._watch;
         _watch_note = std::move(o._watch_note);
-        _segment = std::move(o._segment);
+        _space = std::move(o._space);
+        _heap = std::move(o._heap);
         _service = std::move(o._service);
         _schema_hash = o._schema_hash;
     }
@@ -278,7 +281,8 @@ void connection::close() noexcept {
     if (_pidfd >= 0) ::close(_pidfd);
     _socket = -1;
     _pidfd = -1;
-    _segment = rpc::segment();
+    _heap.reset();  // before the arena it lives in goes
+    _space = shared_space();
 }
 
 namespace {
@@ -325,12 +329,13 @@ pollable connection::peer_watch_fd() const noexcept {
 listener::listener(std::string path, listener_options options) : _path(std::move(path)), _options(std::move(options)) {
     const char* who = "rpc::listener";
     check_service(_options.service, who);
-    const std::size_t least = 2 * segment_area_alignment +
-                              (_options.layout.channel_bytes + segment_area_alignment - 1) /
-                                  segment_area_alignment * segment_area_alignment;
-    if (_options.segment_size < least) {
-        throw std::invalid_argument("rpc::listener: segment_size " + std::to_string(_options.segment_size) +
-                                    " leaves no heap area; need at least " + std::to_string(least));
+    if (_options.arena_bytes < min_arena_bytes || _options.arena_bytes > (std::size_t{1} << 40)) {
+        throw std::invalid_argument("rpc::listener: arena_bytes " + std::to_string(_options.arena_bytes) +
+                                    " is outside " + std::to_string(min_arena_bytes) + "..2^40");
+    }
+    if (_options.layout.channel_bytes > (std::size_t{1} << 40)) {
+        throw std::invalid_argument("rpc::listener: layout.channel_bytes " +
+                                    std::to_string(_options.layout.channel_bytes) + " is absurdly large");
     }
     if (_options.backlog <= 0) throw std::invalid_argument("rpc::listener: backlog must be positive");
     const address a = make_address(_path, who);
@@ -429,37 +434,50 @@ result<connection> listener::accept(std::chrono::milliseconds timeout) {
     }
     const auto deadline = detail::deadline_in(_options.handshake_timeout);
     hello_message hello{};
-    std::vector<unique_fd> stray;  // a client has no business sending fds: closed on return
-    if (auto r = detail::recv_exact(client.get(), &hello, sizeof hello, stray, deadline); !r) {
+    std::vector<unique_fd> fds;  // the client's arena; anything else is closed on return
+    if (auto r = detail::recv_exact(client.get(), &hello, sizeof hello, fds, deadline); !r) {
         return detail::fail(r.error(), std::string(who) + "receiving the hello: " + r.error().message());
     }
     ucred cred{};
     socklen_t len = sizeof cred;
     (void)::getsockopt(client.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len);
     auto [reason, text] = judge(hello, _options);
-    if (reason == errc{} && !stray.empty()) {
+    if (reason == errc{} && fds.size() != 1) {
         reason = errc::bad_message;
-        text = "the hello carried " + std::to_string(stray.size()) + " file descriptor(s)";
+        text = "the hello carried " + std::to_string(fds.size()) +
+               " file descriptor(s), expected 1 (the client's arena)";
     }
     if (reason != errc{}) {
         const reply_message m = make_reply(static_cast<std::uint32_t>(reason), _options.schema_hash, text);
-        (void)detail::send_all(client.get(), &m, sizeof m, -1, deadline);
+        (void)detail::send_all(client.get(), &m, sizeof m, {}, deadline);
         return detail::fail(reason, std::string(who) + "refused client pid " + std::to_string(cred.pid) + ": " + text);
     }
-    auto seg = segment::create(_options.segment_size, _options.layout);
-    if (!seg) {
-        const std::string why = "the server could not create the segment: " + seg.error().message();
-        const reply_message m = make_reply(static_cast<std::uint32_t>(errc::rejected), _options.schema_hash, why);
-        (void)detail::send_all(client.get(), &m, sizeof m, -1, deadline);
-        return detail::fail(seg.error(), std::string(who) + why);
+    // Checks the client's arena (seals, size before mapping, header), creates the
+    // segment and the server's arena, and maps the three back to back.
+    auto space = shared_space::create_server(
+        fds.front().get(), space_options{.layout = _options.layout,
+                                         .arena_bytes = _options.arena_bytes,
+                                         .max_peer_arena_bytes = _options.max_client_arena_bytes});
+    if (!space) {
+        // The client's fault (its arena): tell it why; else the server's own trouble.
+        const bool theirs = space.error().category() == rpc_category();
+        const std::string why = theirs ? error_detail()
+                                       : "the server could not set up the connection's memory: " + error_detail();
+        const auto status = theirs ? static_cast<std::uint32_t>(space.error().value())
+                                   : static_cast<std::uint32_t>(errc::rejected);
+        const reply_message m = make_reply(status, _options.schema_hash, why);
+        (void)detail::send_all(client.get(), &m, sizeof m, {}, deadline);
+        return detail::fail(space.error(), std::string(who) + "refused client pid " + std::to_string(cred.pid) +
+                                               ": " + why);
     }
     // The channel header must be in place before the segment leaves this process.
-    detail::init_channels(*seg);
+    detail::init_channels(space->shared_segment());
     const reply_message m = make_reply(detail::reply_accept, _options.schema_hash, {});
-    if (auto r = detail::send_all(client.get(), &m, sizeof m, seg->fd(), deadline); !r) {
+    const int pass[2] = {space->shared_segment().fd(), space->arena_fd(arena_role::server)};
+    if (auto r = detail::send_all(client.get(), &m, sizeof m, pass, deadline); !r) {
         return detail::fail(r.error(), std::string(who) + "sending the reply: " + r.error().message());
     }
-    return detail::connection_access::make(std::move(client), connection::side::server, std::move(*seg),
+    return detail::connection_access::make(std::move(client), connection::side::server, std::move(*space),
                                            _options.service, _options.schema_hash);
 }
 
@@ -469,6 +487,9 @@ result<connection> connect(std::string_view path, const connect_options& options
     const char* who = "rpc::connect: ";
     check_service(options.service, "rpc::connect");
     const address a = make_address(path, "rpc::connect");
+    // This client's arena: created, mapped and sealed before its fd goes anywhere.
+    auto own = arena::create(arena_role::client, options.arena_bytes);
+    if (!own) return detail::fail(own.error(), std::string(who) + "creating the client's arena: " + own.error().message());
     const auto connect_deadline = detail::deadline_in(options.connect_timeout);
     unique_fd fd;
     for (;;) {
@@ -497,7 +518,8 @@ result<connection> connect(std::string_view path, const connect_options& options
     h.pid = ::getpid();
     h.service_length = static_cast<std::uint32_t>(options.service.size());
     std::memcpy(h.service, options.service.data(), options.service.size());
-    if (auto r = detail::send_all(fd.get(), &h, sizeof h, -1, deadline); !r) {
+    const int pass[1] = {own->fd()};
+    if (auto r = detail::send_all(fd.get(), &h, sizeof h, pass, deadline); !r) {
         return detail::fail(r.error(), std::string(who) + "sending the hello: " + r.error().message());
     }
     reply_message m{};
@@ -532,14 +554,15 @@ result<connection> connect(std::string_view path, const connect_options& options
                                                        options.service + "': client " + hex(options.schema_hash) +
                                                        ", server " + hex(m.schema_hash));
     }
-    if (fds.size() != 1) {
+    if (fds.size() != 2) {
         return detail::fail(errc::bad_message, std::string(who) + "the accepting reply carried " +
-                                                   std::to_string(fds.size()) + " file descriptors, expected 1");
+                                                   std::to_string(fds.size()) +
+                                                   " file descriptors, expected 2 (the segment and the server's arena)");
     }
-    auto seg = segment::attach(fds.front().get(), options.attach);
-    if (!seg) return seg.error();  // attach set error_detail
-    return detail::connection_access::make(std::move(fd), connection::side::client, std::move(*seg), options.service,
-                                           options.schema_hash);
+    auto space = shared_space::attach_client(fds[0].get(), fds[1].get(), std::move(*own), options.attach);
+    if (!space) return space.error();  // attach_client set error_detail
+    return detail::connection_access::make(std::move(fd), connection::side::client, std::move(*space),
+                                           options.service, options.schema_hash);
 }
 
 }  // namespace keel::rpc

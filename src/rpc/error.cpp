@@ -38,6 +38,14 @@ public:
         case errc::unknown_method: return "the server has no handler for this method";
         case errc::channel_corrupt: return "corrupt channel slot (sequence, length, id or status)";
         case errc::bad_arguments: return "request arguments do not match the method";
+        case errc::payload_too_large: return "payload larger than this side accepts";
+        case errc::buffer_not_sealed: return "sealed buffer lacks a required seal";
+        case errc::seal_busy: return "cannot seal the buffer: a writable mapping remains";
+        case errc::sandbox_unavailable: return "no MPK sandbox available here";
+        case errc::sandbox_fault: return "the sandboxed handler made a stray memory access (or another CPU fault)";
+        case errc::out_of_memory: return "the shared heap (this side's arena) is out of memory";
+        case errc::not_allocated: return "not a live block of this shared heap";
+        case errc::give_back_full: return "the give-back ring is full (the server has not drained it yet)";
         }
         return "unknown keel.rpc error " + std::to_string(ev);
     }

@@ -36,7 +36,9 @@ clock::time_point deadline_in(std::chrono::milliseconds timeout) noexcept {
     return platform::deadline_after(timeout);
 }
 
-result<void> send_all(int fd, const void* data, std::size_t n, int pass_fd, clock::time_point deadline) noexcept {
+result<void> send_all(int fd, const void* data, std::size_t n, std::span<const int> pass_fds,
+                      clock::time_point deadline) noexcept {
+    if (pass_fds.size() > max_pass_fds) return make_error_code(errc::bad_message);
     const auto* p = static_cast<const char*>(data);
     std::size_t sent = 0;
     while (sent < n) {
@@ -44,16 +46,17 @@ result<void> send_all(int fd, const void* data, std::size_t n, int pass_fd, cloc
         msghdr msg{};
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-        if (pass_fd >= 0 && sent == 0) {
+        alignas(cmsghdr) char control[CMSG_SPACE(max_pass_fds * sizeof(int))];
+        if (!pass_fds.empty() && sent == 0) {
+            const std::size_t bytes = pass_fds.size() * sizeof(int);
             std::memset(control, 0, sizeof control);
             msg.msg_control = control;
-            msg.msg_controllen = sizeof control;
+            msg.msg_controllen = CMSG_SPACE(bytes);
             cmsghdr* c = CMSG_FIRSTHDR(&msg);
             c->cmsg_level = SOL_SOCKET;
             c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+            c->cmsg_len = CMSG_LEN(bytes);
+            std::memcpy(CMSG_DATA(c), pass_fds.data(), bytes);
         }
         const ssize_t k = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k > 0) {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,9 +51,14 @@ int poll_timeout(clock::time_point deadline) noexcept;
 /// -errno. EINTR is retried with the remaining time.
 int poll_until(int fd, short events, clock::time_point deadline) noexcept;
 
-/// Sends all of [data, data + n) (MSG_NOSIGNAL), attaching `pass_fd` (if >= 0) to the
-/// first byte with SCM_RIGHTS. Waits for room until `deadline`.
-result<void> send_all(int fd, const void* data, std::size_t n, int pass_fd, clock::time_point deadline) noexcept;
+/// The most fds send_all attaches to one message.
+inline constexpr std::size_t max_pass_fds = 4;
+
+/// Sends all of [data, data + n) (MSG_NOSIGNAL), attaching `pass_fds` (at most
+/// max_pass_fds; none when empty) to the first byte with SCM_RIGHTS. Waits for room
+/// until `deadline`.
+result<void> send_all(int fd, const void* data, std::size_t n, std::span<const int> pass_fds,
+                      clock::time_point deadline) noexcept;
 
 /// Receives exactly n bytes until `deadline`, collecting any fds passed with them
 /// (MSG_CMSG_CLOEXEC) into `fds`. EOF before n bytes: errc::peer_closed (via caller).

@@ -30,8 +30,9 @@ listener_options to_listener_options(std::string_view service, std::uint64_t sch
     listener_options l;
     l.service = std::string(service);
     l.schema_hash = schema_hash;
-    l.segment_size = o.segment_size;
     l.layout = o.layout;
+    l.arena_bytes = o.arena_bytes;
+    l.max_client_arena_bytes = o.max_client_arena_bytes;
     l.handshake_timeout = o.handshake_timeout;
     l.backlog = o.backlog;
     return l;
@@ -193,9 +194,15 @@ void server_core::housekeeping() {
         state->ch = *ch;
         _conns.push_back(std::move(state));
     }
-    // Dead clients: their connection goes; a request they left behind is dropped with it.
+    // Dead clients: their connection goes; a request they left behind is dropped with
+    // it, and so does its memory (both arenas unmap with the connection). Live ones:
+    // free the results they gave back (the heap also does before it allocates).
     for (auto& c : _conns) {
-        if (!c->conn.peer_alive()) c->bad = true;
+        if (!c->conn.peer_alive()) {
+            c->bad = true;
+        } else {
+            (void)c->conn.heap().collect_give_backs();
+        }
     }
     std::erase_if(_conns, [this](const std::unique_ptr<conn_state>& c) {
         if (!c->bad) return false;

@@ -61,7 +61,8 @@ void register_handlers(rpc::server<test_service>& srv, OnHang on_hang) {
 }
 
 /// Runs `srv` until it has had `expected` clients and all of them are gone.
-inline void serve_until_clients_leave(rpc::server<test_service>& srv, std::size_t expected = 1) {
+template <class Service>
+void serve_until_clients_leave(rpc::server<Service>& srv, std::size_t expected = 1) {
     std::stop_source stop;
     std::jthread watcher([&] {
         std::size_t seen = 0;

@@ -36,6 +36,9 @@ struct client_options {
     /// Retry a missing or refusing listener until connect_timeout (a server restarting).
     bool wait_for_listener = false;
     std::chrono::milliseconds handshake_timeout{5000};
+    /// Bytes of this client's arena: its shared heap (heap()), where shm_ptr
+    /// arguments live. Rounded up to a page; min_arena_bytes..1 TiB.
+    std::size_t arena_bytes = default_arena_bytes;
     segment_attach_options attach{};
 };
 
@@ -168,9 +171,24 @@ public:
         return invoke<Method>(options, static_cast<typename Method::signature*>(nullptr), std::forward<A>(args)...);
     }
 
-    /// The connection (its segment's heap area is where shm_ptr arguments point).
+    /// The connection (its segment and arenas, the server's pid).
     [[nodiscard]] connection& conn() noexcept { return _core->conn(); }
     [[nodiscard]] segment& shared_segment() noexcept { return _core->conn().shared_segment(); }
+
+    /// This client's shared heap (its own arena, thread-safe): allocate shm_ptr
+    /// arguments here (make, make_array, allocate; free with deallocate/destroy). The
+    /// server reads them read-only, and only while the call runs.
+    [[nodiscard]] shared_heap& heap() noexcept { return _core->conn().heap(); }
+    /// The connection's range: resolve a result shm_ptr (into the server's arena,
+    /// read-only here) with space().resolve(p, n), containers with rpc::verify.
+    [[nodiscard]] const shared_space& space() noexcept { return _core->conn().space(); }
+    /// Gives a block the server lent (a shm_ptr result) back to the server, which
+    /// frees it at its next housekeeping or allocation. Do not read it afterwards.
+    /// Errors as shared_heap::give_back (errc::give_back_full: retry later).
+    template <class T>
+    result<void> release(shm_ptr<T> p) noexcept {
+        return _core->conn().heap().give_back(p);
+    }
 
 private:
     friend struct detail::client_access;

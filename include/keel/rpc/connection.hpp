@@ -4,12 +4,14 @@
 #include <keel/result.hpp>
 #include <keel/rpc/error.hpp>
 #include <keel/rpc/segment.hpp>
+#include <keel/rpc/shared_heap.hpp>
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -38,12 +40,14 @@ struct pollable {
     short events = 0;
 };
 
-/// One established connection: the shared segment (created by the server for this
-/// connection and passed to the client over the socket) and the means to watch the
-/// peer. Which side holds it is role(). Restarting either side needs no clean-up:
-/// the segment is an anonymous memfd and the socket dies with its process.
-/// Move-only; destruction closes the socket and the pidfd and unmaps the segment
-/// (the peer's mapping stays valid).
+/// One established connection: its shared memory (a shared_space: the segment the
+/// server created for this connection, the client's arena and the server's arena,
+/// one address range laid out the same in both processes), this side's shared_heap
+/// in its own arena, and the means to watch the peer. Which side holds it is role().
+/// Restarting either side needs no clean-up: segment and arenas are anonymous memfds
+/// and the socket dies with its process.
+/// Move-only; destruction closes the socket and the pidfd and unmaps the range (the
+/// peer's mapping stays valid).
 /// Thread-safety: const members may be called from any thread; close() and moves
 /// need exclusive access.
 /// Cost: peer_alive() is one poll() system call with timeout 0.
@@ -60,9 +64,17 @@ public:
 
     explicit operator bool() const noexcept { return _socket >= 0; }
 
-    /// The segment both sides map.
-    [[nodiscard]] rpc::segment& shared_segment() noexcept { return _segment; }
-    [[nodiscard]] const rpc::segment& shared_segment() const noexcept { return _segment; }
+    /// The segment both sides map read-write (header page and channel area).
+    [[nodiscard]] rpc::segment& shared_segment() noexcept { return _space.shared_segment(); }
+    [[nodiscard]] const rpc::segment& shared_segment() const noexcept { return _space.shared_segment(); }
+
+    /// The connection's address range: resolve() shm_ptrs (read-only, either arena),
+    /// resolve_own() (writable, this side's arena), to_shm().
+    [[nodiscard]] const shared_space& space() const noexcept { return _space; }
+
+    /// This side's heap in its own arena (thread-safe). Only on an established
+    /// connection (not after close()).
+    [[nodiscard]] shared_heap& heap() const noexcept { return *_heap; }
 
     [[nodiscard]] side role() const noexcept { return _role; }
     [[nodiscard]] const std::string& service() const noexcept { return _service; }
@@ -105,7 +117,8 @@ private:
     side _role = side::client;
     peer_watch _watch = peer_watch::socket_hangup;
     std::string _watch_note;
-    rpc::segment _segment;
+    shared_space _space;
+    std::unique_ptr<shared_heap> _heap;  // over _space's own arena; destroyed first
     std::string _service;
     std::uint64_t _schema_hash = 0;
 };
@@ -114,8 +127,13 @@ private:
 struct listener_options {
     std::string service;            ///< the service name clients must ask for (1..128 bytes)
     std::uint64_t schema_hash = 0;  ///< the hash of the service description; clients must match it
-    std::size_t segment_size = std::size_t{1} << 20;  ///< bytes of each connection's segment
-    segment_layout layout{};
+    segment_layout layout{};        ///< each connection's segment (the channel area's size)
+    /// Bytes of the server's arena per connection (its shared heap for results),
+    /// rounded up to a page; min_arena_bytes..1 TiB.
+    std::size_t arena_bytes = default_arena_bytes;
+    /// The largest client arena accepted: a bigger one is refused before it is
+    /// mapped (errc::segment_too_large).
+    std::size_t max_client_arena_bytes = std::size_t{1} << 30;
     /// How long accept() waits for a connected client's hello before dropping it.
     std::chrono::milliseconds handshake_timeout{5000};
     int backlog = 64;
@@ -128,7 +146,8 @@ struct listener_options {
 /// (ECONNREFUSED) is unlinked. The destructor unlinks the file it bound (if it is
 /// still that file). All fds are CLOEXEC.
 /// Thread-safety: one thread at a time. Cost: accept() is accept4 + a handshake
-/// (two small messages) + segment::create per connection.
+/// (two small messages) + shared_space::create_server per connection (two memfds,
+/// a reservation and three mappings).
 class listener {
 public:
     /// Binds and listens. Throws std::invalid_argument for a bad path or service name,
@@ -142,9 +161,10 @@ public:
     ~listener();
 
     /// Waits up to `timeout` for one client, then runs the handshake: checks its hello
-    /// (magic, version, fingerprint, service, schema hash), creates its segment and
-    /// sends it with the accepting reply, or sends a refusal with the reason code and
-    /// text. Returns the connection, or the error (the client's fault or a timeout;
+    /// (magic, version, fingerprint, service, schema hash, exactly one fd: the
+    /// client's arena, sealed, within max_client_arena_bytes, with a valid header),
+    /// creates its segment and the server's arena and sends both with the accepting
+    /// reply, or sends a refusal with the reason code and text. Returns the connection, or the error (the client's fault or a timeout;
     /// rpc::error_detail() says which field and both values). A failed handshake
     /// closes that client only: call accept() again.
     [[nodiscard]] result<connection> accept(
@@ -173,16 +193,21 @@ struct connect_options {
     bool wait_for_listener = false;
     /// From connected to the server's reply.
     std::chrono::milliseconds handshake_timeout{5000};
+    /// Bytes of the client's arena (its shared heap for arguments), rounded up to a
+    /// page; min_arena_bytes..1 TiB. Created and sealed before the hello.
+    std::size_t arena_bytes = default_arena_bytes;
+    /// Limits on the segment and the server's arena (checked before mapping).
     segment_attach_options attach{};
 };
 
-/// Connects to the listener at `path` (see listener for '@'), sends the hello, waits
-/// for the reply and attaches the segment that came with it. Errors: the server's
+/// Connects to the listener at `path` (see listener for '@'), creates this client's
+/// arena and sends it with the hello, waits for the reply and maps the segment and
+/// the server's arena that came with it (shared_space::attach_client). Errors: the server's
 /// refusal as its rpc::errc (schema_mismatch, version_mismatch, ...), a bad reply
 /// (bad_magic, bad_message, fingerprint_mismatch, ...), segment::attach's errors,
 /// timed_out, or the kernel's errno (ENOENT, ECONNREFUSED, ...); rpc::error_detail()
-/// names the field and both values. Throws std::invalid_argument for a bad path or
-/// service name.
+/// names the field and both values. Throws std::invalid_argument for a bad path,
+/// service name or arena size.
 [[nodiscard]] result<connection> connect(std::string_view path, const connect_options& options);
 
 }  // namespace keel::rpc

@@ -40,6 +40,16 @@ enum class errc {
     unknown_method,         ///< the method index is not in the server's service, or has no handler
     channel_corrupt,        ///< a ring slot holds an impossible sequence number, length, id or status
     bad_arguments,          ///< the request's payload length does not match the method's arguments
+    // safety modes (include/keel/rpc/safety.hpp)
+    payload_too_large,      ///< a payload exceeds the bound this side accepts (copy threshold, sealed buffer max size)
+    buffer_not_sealed,      ///< a sealed buffer's memfd lacks a required seal (error_detail() names it)
+    seal_busy,              ///< F_SEAL_WRITE refused: a writable mapping of the buffer (or a pinned page) remains
+    sandbox_unavailable,    ///< no MPK sandbox here (error_detail() says why); nothing ran unsandboxed
+    sandbox_fault,          ///< the sandboxed handler faulted (a stray access); the call failed, the server stays up
+    // shared heap (include/keel/rpc/shared_heap.hpp)
+    out_of_memory,          ///< the side's arena cannot serve the allocation
+    not_allocated,          ///< the shm_ptr is not a live block of this heap (or was not lent)
+    give_back_full,         ///< the give-back ring is full: the server has not drained it yet
 };
 
 /// The error category of rpc::errc ("keel.rpc"). Thread-safe, a singleton.

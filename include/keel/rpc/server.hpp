@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -27,9 +28,13 @@ struct server_options {
     /// How the serve loop waits for requests (announced to each client, which wakes it
     /// accordingly). See wait_mode.
     wait_mode wait = wait_mode::hybrid;
-    /// Bytes of each connection's segment (header page, channel area, heap area).
-    std::size_t segment_size = std::size_t{1} << 20;
+    /// Each connection's segment (header page and channel area: layout.channel_bytes).
     segment_layout layout{};
+    /// Bytes of the server's arena per connection: its shared heap, where handlers
+    /// allocate results (call_context::heap()). Rounded up to a page.
+    std::size_t arena_bytes = default_arena_bytes;
+    /// The largest client arena accepted (refused before mapping).
+    std::size_t max_client_arena_bytes = std::size_t{1} << 30;
     /// How long the serve loop waits for a new client's hello. The handshake runs on
     /// the serve thread: a client that connects and says nothing stalls the other
     /// connections for up to this long.
@@ -48,6 +53,15 @@ struct server_options {
 };
 
 /// What a handler may ask about the call it serves.
+///
+/// Memory rules: the caller's argument memory (shm_ptrs into the client's arena,
+/// read-only here) may be read only while the call runs: the client may free or
+/// reuse it once the call returns, and may change it while it runs (copy what must
+/// not change; see the safety modes). Results that do not fit inline go into the
+/// server's arena: allocate them from heap(), and lend() what the client is to keep
+/// (a returned shm_ptr<T> is lent automatically): the client gives it back with
+/// client::release(), and the server frees it then (running ~T). The server must
+/// not touch a lent block afterwards.
 class call_context {
 public:
     call_context(const connection& conn, std::uint64_t call_id) noexcept : _conn(&conn), _call_id(call_id) {}
@@ -55,12 +69,32 @@ public:
     /// The connection the call came on (its segment, its peer's pid).
     [[nodiscard]] const connection& conn() const noexcept { return *_conn; }
     [[nodiscard]] const segment& shared_segment() const noexcept { return _conn->shared_segment(); }
+    [[nodiscard]] const shared_space& space() const noexcept { return _conn->space(); }
     [[nodiscard]] std::uint64_t call_id() const noexcept { return _call_id; }
 
-    /// segment::resolve on this connection's segment: bounds- and alignment-checked.
+    /// shared_space::resolve on this connection's range: a read-only pointer into
+    /// either arena (the caller's arguments, or the server's own blocks), bounds-,
+    /// overflow- and alignment-checked. No system call.
     template <class T>
-    [[nodiscard]] result<T*> resolve(shm_ptr<T> p, std::size_t count = 1) const noexcept {
-        return _conn->shared_segment().resolve(p, count);
+    [[nodiscard]] result<const T*> resolve(shm_ptr<T> p, std::size_t count = 1) const noexcept {
+        return _conn->space().resolve(p, count);
+    }
+    /// A writable pointer into the server's own arena only.
+    template <class T>
+    [[nodiscard]] result<T*> resolve_own(shm_ptr<T> p, std::size_t count = 1) const noexcept {
+        return _conn->space().resolve_own(p, count);
+    }
+
+    /// The server's heap for this connection (its arena): allocate results here.
+    [[nodiscard]] shared_heap& heap() const noexcept { return _conn->heap(); }
+
+    /// Gives block `p` of heap() to the caller (see shared_heap::lend): returns `p`
+    /// for chaining; throws std::runtime_error (the call fails with
+    /// errc::handler_failed) when `p` is not a live block of heap().
+    template <class T>
+    shm_ptr<T> lend(shm_ptr<T> p) const {
+        if (auto r = heap().lend(p); !r) throw std::runtime_error("rpc::call_context::lend: " + r.error().message());
+        return p;
     }
 
 private:
@@ -69,6 +103,11 @@ private:
 };
 
 namespace detail {
+
+template <class T>
+inline constexpr bool is_shm_ptr_v = false;
+template <class T>
+inline constexpr bool is_shm_ptr_v<shm_ptr<T>> = true;
 
 /// A type-erased handler: decodes `args` (already copied out of shared memory and
 /// length-checked), runs the user's callable, writes the result into `out`
@@ -131,6 +170,14 @@ std::uint32_t invoke_handler(F& f, call_context& ctx, [[maybe_unused]] const std
     if constexpr (std::is_void_v<R>) {
         call();
         return 0;
+    } else if constexpr (is_shm_ptr_v<R>) {
+        // A shm_ptr result into the server's heap goes to the caller to keep: lent
+        // (given back with client::release). Other shm_ptrs (null, into the caller's
+        // arena) travel as they are.
+        const R r = call();
+        if (r && ctx.space().resolve_own(r, 0)) (void)ctx.heap().lend(r);
+        std::memcpy(out, &r, sizeof(R));
+        return static_cast<std::uint32_t>(sizeof(R));
     } else {
         static_assert(std::is_convertible_v<decltype(call()), R>,
                       "keel::rpc::server::handle: the handler's return value must convert to the method's result");

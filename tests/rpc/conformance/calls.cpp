@@ -58,18 +58,17 @@ TEST_CASE("calls: shm_ptr arguments, handler errors, missing handlers", "[rpc][c
     child server([&] { return run_server(name, rpc::wait_mode::hybrid); });
     auto c = rpc::client<test_service>::connect(name, client_opts());
     REQUIRE(c);
-    auto& seg = c->shared_segment();
-    auto* a = reinterpret_cast<std::uint64_t*>(seg.heap_area().data());
-    for (std::uint32_t i = 0; i < 1000; ++i) a[i] = i;
-    auto p = seg.to_shm(a);
+    auto p = c->heap().make_array<std::uint64_t>(1000);
     REQUIRE(p);
+    auto* a = *c->heap().resolve(*p, 1000);
+    for (std::uint32_t i = 0; i < 1000; ++i) a[i] = i;
     auto s = c->call<sum_array>(*p, 1000u);
     REQUIRE(s);
     CHECK(*s == 999u * 1000u / 2);
 
-    // A pointer past the heap: the handler's resolve refuses it, the call fails, the
+    // A pointer past the arenas: the handler's resolve refuses it, the call fails, the
     // server stays up.
-    auto bad = c->call<sum_array>(rpc::shm_ptr<std::uint64_t>(seg.size() - 8), 2u);
+    auto bad = c->call<sum_array>(rpc::shm_ptr<std::uint64_t>(c->space().size() - 8), 2u);
     REQUIRE_FALSE(bad);
     CHECK(bad.error() == rpc::errc::handler_failed);
     CHECK(rpc::error_detail().find("bad array") != std::string::npos);
@@ -89,6 +88,7 @@ TEST_CASE("calls: shm_ptr arguments, handler errors, missing handlers", "[rpc][c
     auto r = c->call<add>(std::uint64_t{2}, 3u);  // still serving
     REQUIRE(r);
     CHECK(*r == 5);
+    CHECK(c->heap().deallocate(*p));
     c = {};
     CHECK(server.join().empty());
 }

@@ -1,7 +1,8 @@
-// Seeded random tests that always run: malformed hello messages against a listener,
-// malformed replies against connect, malformed segment headers against attach. All
-// must be refused (or, when the mutation left the message valid, accepted) without
-// crashing, hanging or leaking.
+// Seeded random tests that always run: malformed hello messages (and wrong fd counts)
+// against a listener, malformed replies, segments and server arenas against connect,
+// malformed segment headers against attach, malformed client arena headers against
+// the server's checks. All must be refused (or, when the mutation left the message
+// valid, accepted) without crashing, hanging or leaking.
 #include "../rpc_test_support.hpp"
 
 #include <keel/platform/shared_memory.hpp>
@@ -20,6 +21,8 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rpc = keel::rpc;
 using namespace std::chrono_literals;
@@ -94,23 +97,28 @@ int raw_connect(const std::string& path) {
     return fd;
 }
 
-void send_with_fd(int fd, const void* data, std::size_t n, int pass) {
+void send_with_fds(int fd, const void* data, std::size_t n, std::vector<int> pass) {
     iovec iov{const_cast<void*>(data), n};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (pass >= 0) {
+    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+    if (!pass.empty()) {
+        const std::size_t bytes = pass.size() * sizeof(int);
         msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
+        msg.msg_controllen = CMSG_SPACE(bytes);
         cmsghdr* c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &pass, sizeof pass);
+        c->cmsg_len = CMSG_LEN(bytes);
+        std::memcpy(CMSG_DATA(c), pass.data(), bytes);
     }
     (void)::sendmsg(fd, &msg, MSG_NOSIGNAL);
 }
+
+constexpr std::size_t arena_bytes = 64 * 1024;
+constexpr auto arena_seals = keel::platform::memfd_seal::shrink | keel::platform::memfd_seal::grow |
+                             keel::platform::memfd_seal::future_write | keel::platform::memfd_seal::seal;
 
 }  // namespace
 
@@ -120,9 +128,12 @@ TEST_CASE("malformed hellos are refused without crashing the listener", "[rpc][f
     rpc::listener_options o;
     o.service = "fuzz";
     o.schema_hash = schema;
-    o.segment_size = 256 * 1024;
+    o.arena_bytes = arena_bytes;
     o.handshake_timeout = 2s;
     rpc::listener server(path, o);
+    // One client arena serves every attempt (the server only ever reads it).
+    auto own = rpc::arena::create(rpc::arena_role::client, arena_bytes);
+    REQUIRE(own);
     const std::size_t fds_before = open_fds();
     std::mt19937_64 rng(seed);
     int accepted = 0, refused = 0;
@@ -133,12 +144,15 @@ TEST_CASE("malformed hellos are refused without crashing the listener", "[rpc][f
         const int fd = raw_connect(path);
         REQUIRE(fd >= 0);
         const bool truncate = rng() % 8 == 0;
-        const bool pass_fd = rng() % 8 == 0;
+        const auto fd_pick = rng() % 8;  // 0: no fd, 1: an extra fd, else the arena alone
         const std::size_t n = truncate ? rng() % sizeof h : sizeof h;
-        send_with_fd(fd, &h, n, pass_fd ? fd : -1);
+        std::vector<int> pass;
+        if (fd_pick != 0) pass.push_back(own->fd());
+        if (fd_pick == 1) pass.push_back(fd);
+        send_with_fds(fd, &h, n, pass);
         if (truncate) ::shutdown(fd, SHUT_WR);
         auto c = server.accept(5s);
-        const bool should_accept = !truncate && !pass_fd && hello_is_valid(h);
+        const bool should_accept = !truncate && fd_pick > 1 && hello_is_valid(h);
         INFO("iteration " << i << ": " << (c ? std::string("accepted") : rpc::error_detail()));
         CHECK(static_cast<bool>(c) == should_accept);
         if (c) {
@@ -160,7 +174,9 @@ TEST_CASE("malformed replies and segments from a server are refused by connect",
     constexpr int rounds = 150;
     keel::test::signal_pipe ready;
     // A fake server answers each hello with a mutated reply and, sometimes, a segment
-    // whose header is mutated, an unsealed memfd or a pipe.
+    // whose header is mutated, an unsealed memfd or a pipe in its place, a server arena
+    // whose header is mutated, one without the write seal, the two fds swapped, or
+    // only one of them.
     keel::test::child fake([&]() -> std::string {
         const int ls = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_un a{};
@@ -186,13 +202,18 @@ TEST_CASE("malformed replies and segments from a server are refused by connect",
             m.fingerprint = rpc::layout_fingerprint;
             m.schema_hash = schema;
             if (rng() % 2 == 0) mutate(m, rng);
-            auto seg = rpc::segment::create(256 * 1024);
+            auto seg = rpc::segment::create({}, arena_bytes, arena_bytes);
+            auto arena = rpc::arena::create(rpc::arena_role::server, arena_bytes);
             keel::platform::memfd_memory plain;
-            auto unsealed = keel::platform::map_unique(plain, 256 * 1024);
+            auto unsealed = keel::platform::map_unique(plain, seg->size());
+            // A copy of the arena, its header mutated, sealed like a real one (or not).
+            auto forged = keel::platform::map_unique(plain, arena_bytes);
+            std::memcpy((*forged)->data(), arena->data(), arena_bytes);
             int pipefd[2];
             if (::pipe(pipefd) != 0) return "pipe";
-            int pass = seg->fd();
-            switch (rng() % 4) {
+            int seg_fd = seg->fd();
+            int arena_fd = arena->fd();
+            switch (rng() % 8) {
             case 0: {
                 auto& hdr = *reinterpret_cast<rpc::segment_header*>(seg->data());
                 mutate(hdr, rng);
@@ -200,13 +221,28 @@ TEST_CASE("malformed replies and segments from a server are refused by connect",
             }
             case 1:
                 std::memcpy((*unsealed)->data(), seg->data(), sizeof(rpc::segment_header));
-                pass = (*unsealed)->fd();
+                seg_fd = (*unsealed)->fd();
                 break;
-            case 2: pass = pipefd[0]; break;
+            case 2: seg_fd = pipefd[0]; break;
+            case 3:
+                mutate(*reinterpret_cast<rpc::arena_header*>((*forged)->data()), rng);
+                (void)keel::platform::memfd_memory::seal((*forged)->fd(), arena_seals);
+                arena_fd = (*forged)->fd();
+                break;
+            case 4:
+                (void)keel::platform::memfd_memory::seal(
+                    (*forged)->fd(), keel::platform::memfd_seal::shrink | keel::platform::memfd_seal::grow);
+                arena_fd = (*forged)->fd();
+                break;
+            case 5: std::swap(seg_fd, arena_fd); break;
             default: break;
             }
             const std::size_t n = rng() % 10 == 0 ? rng() % sizeof m : sizeof m;
-            send_with_fd(fd, &m, n, rng() % 10 == 0 ? -1 : pass);
+            const auto fd_pick = rng() % 10;
+            std::vector<int> pass{seg_fd, arena_fd};
+            if (fd_pick == 0) pass.clear();
+            if (fd_pick == 1) pass.pop_back();
+            send_with_fds(fd, &m, n, pass);
             ::close(pipefd[0]);
             ::close(pipefd[1]);
             ::close(fd);  // the client sees EOF after what was sent
@@ -220,15 +256,23 @@ TEST_CASE("malformed replies and segments from a server are refused by connect",
     o.service = "fuzz";
     o.schema_hash = schema;
     o.handshake_timeout = 5s;
+    o.arena_bytes = arena_bytes;
     int connected = 0, refused = 0;
     for (int i = 0; i < rounds; ++i) {
         auto c = rpc::connect(path, o);
         if (c) {
             ++connected;
-            // Whatever was accepted has its areas inside the mapping.
+            // Whatever was accepted has its areas inside the mappings.
             const auto& s = c->shared_segment();
-            CHECK(s.heap_area().data() + s.heap_area().size() <= s.data() + s.size());
+            CHECK(s.channel_area().data() + s.channel_area().size() <= s.data() + s.size());
             CHECK(s.channel_area().data() >= s.data() + rpc::segment_area_alignment);
+            const auto& sp = c->space();
+            for (auto r : {rpc::arena_role::client, rpc::arena_role::server}) {
+                CHECK(sp.heap_offset(r) >= sp.arena_offset(r) + rpc::segment_area_alignment);
+                CHECK(sp.heap_offset(r) + sp.heap_size(r) == sp.arena_offset(r) + sp.arena_bytes(r).size());
+            }
+            CHECK(sp.arena_offset(rpc::arena_role::server) + sp.arena_bytes(rpc::arena_role::server).size() ==
+                  sp.size());
         } else {
             ++refused;
             CHECK(c.error() != std::errc::timed_out);
@@ -241,7 +285,7 @@ TEST_CASE("malformed replies and segments from a server are refused by connect",
 }
 
 TEST_CASE("malformed segment headers are refused by attach or yield areas inside the segment", "[rpc][fuzz]") {
-    auto s = rpc::segment::create(128 * 1024);
+    auto s = rpc::segment::create({.channel_bytes = 96 * 1024}, arena_bytes, arena_bytes);
     REQUIRE(s);
     auto& h = *reinterpret_cast<rpc::segment_header*>(s->data());
     const rpc::segment_header good = h;
@@ -252,16 +296,50 @@ TEST_CASE("malformed segment headers are refused by attach or yield areas inside
         for (int k = 0; k < mutations; ++k) mutate(h, rng);
         auto t = rpc::segment::attach(s->fd());
         if (t) {
-            const auto heap = t->heap_area();
             const auto chan = t->channel_area();
-            CHECK(heap.data() >= t->data() + rpc::segment_area_alignment);
-            CHECK(heap.data() + heap.size() <= t->data() + t->size());
-            CHECK(chan.data() + chan.size() <= heap.data());
-            CHECK(!heap.empty());
+            CHECK(chan.data() >= t->data() + rpc::segment_area_alignment);
+            CHECK(chan.data() + chan.size() <= t->data() + t->size());
+            CHECK(t->client_arena_size() % rpc::segment_area_alignment == 0);
+            CHECK(t->server_arena_size() % rpc::segment_area_alignment == 0);
         } else {
             ++refused;
         }
         h = good;
     }
     CHECK(refused > 1000);
+}
+
+TEST_CASE("malformed client arena headers are refused by the server or yield a heap inside the arena",
+          "[rpc][fuzz]") {
+    // The forged arena is sealed like a real one; its creator keeps the one writable
+    // mapping made before the seal and rewrites the header through it each round.
+    keel::platform::memfd_memory source;
+    auto forged = keel::platform::map_unique(source, arena_bytes);
+    REQUIRE(forged);
+    auto real = rpc::arena::create(rpc::arena_role::client, arena_bytes);
+    REQUIRE(real);
+    std::memcpy((*forged)->data(), real->data(), arena_bytes);
+    REQUIRE(keel::platform::memfd_memory::seal((*forged)->fd(), arena_seals));
+    auto& h = *reinterpret_cast<rpc::arena_header*>((*forged)->data());
+    const rpc::arena_header good = h;
+    const std::size_t fds_before = open_fds();
+    std::mt19937_64 rng(seed + 3);
+    int refused = 0;
+    for (int i = 0; i < 400; ++i) {
+        const int mutations = 1 + static_cast<int>(rng() % 3);
+        for (int k = 0; k < mutations; ++k) mutate(h, rng);
+        auto s = rpc::shared_space::create_server((*forged)->fd(), {.arena_bytes = arena_bytes});
+        if (s) {
+            const auto r = rpc::arena_role::client;
+            CHECK(s->heap_offset(r) >= s->arena_offset(r) + rpc::segment_area_alignment);
+            CHECK(s->heap_offset(r) + s->heap_size(r) == s->arena_offset(r) + arena_bytes);
+            CHECK(s->heap_size(r) > 0);
+        } else {
+            ++refused;
+            CHECK(s.error().category() == rpc::rpc_category());
+        }
+        h = good;
+    }
+    CHECK(refused > 120);  // half the header is reserved words and the two counters
+    CHECK(open_fds() == fds_before);
 }

@@ -33,7 +33,7 @@ rpc::listener_options server_options() {
     rpc::listener_options o;
     o.service = "tree";
     o.schema_hash = schema;
-    o.segment_size = 1 << 20;
+    o.arena_bytes = 1 << 20;
     return o;
 }
 
@@ -44,6 +44,7 @@ rpc::connect_options client_options() {
     o.wait_for_listener = true;
     o.connect_timeout = 10s;
     o.handshake_timeout = 10s;
+    o.arena_bytes = 256 * 1024;
     return o;
 }
 
@@ -191,21 +192,23 @@ TEST_CASE("a tree built with shm_ptr by the server is walked by the client", "[r
     const std::string path = dir.file("t.sock");
     rpc::listener server(path, server_options());
     constexpr std::uint64_t count = 1000;
+    // Where the server publishes the root: its first block (the first allocation of
+    // a fresh heap lies at the start of its heap part), two words: a flag, the root.
     child client([&]() -> std::string {
         auto c = rpc::connect(path, client_options());
         if (!c) return "connect failed";
-        auto& seg = c->shared_segment();
-        auto heap = seg.heap_area();
-        if (!keel::test::wait_word(heap.data(), 1)) return "tree never published";
-        rpc::shm_ptr<node> root;
-        std::memcpy(&root, heap.data() + 8, sizeof root);
+        const auto& sp = c->space();
+        auto slot = sp.resolve(rpc::shm_ptr<std::uint64_t>(sp.heap_offset(rpc::arena_role::server) + 16), 2);
+        if (!slot) return "no slot";
+        if (!keel::test::wait_word(const_cast<std::uint64_t*>(*slot), 1)) return "tree never published";
+        const rpc::shm_ptr<node> root((*slot)[1]);
         std::uint64_t sum = 0, seen = 0;
         std::vector<rpc::shm_ptr<node>> stack{root};
         while (!stack.empty()) {
             auto p = stack.back();
             stack.pop_back();
             if (!p) continue;
-            auto n = seg.resolve(p);
+            auto n = sp.resolve(p);
             if (!n) return "resolve failed: " + n.error().message();
             if (++seen > count) return "cycle";
             sum += (*n)->value;
@@ -214,33 +217,40 @@ TEST_CASE("a tree built with shm_ptr by the server is walked by the client", "[r
         }
         if (seen != count || sum != count * (count + 1) / 2) return "walked " + std::to_string(seen) + " nodes";
         // A forged pointer is refused, not followed.
-        auto bad = seg.resolve(rpc::shm_ptr<node>(seg.size() + 64));
+        auto bad = sp.resolve(rpc::shm_ptr<node>(sp.size() + 64));
         if (bad) return "out-of-bounds pointer resolved";
-        keel::test::set_word(heap.data() + 4, 1);
+        // Say done through our own arena (the server's is read-only here).
+        auto done = sp.resolve_own(rpc::shm_ptr<std::uint32_t>(sp.heap_offset(rpc::arena_role::client)));
+        if (!done) return "no done word";
+        keel::test::set_word(*done, 1);
         return {};
     });
     auto conn = server.accept(10s);
     REQUIRE(conn);
-    auto& seg = conn->shared_segment();
-    auto heap = seg.heap_area();
-    // A bump allocation of nodes after the flag words; a binary search tree of 1..count.
-    auto* nodes = reinterpret_cast<node*>(heap.data() + 64);
-    REQUIRE(count * sizeof(node) + 64 <= heap.size());
+    auto& heap = conn->heap();
+    auto slot = heap.make_array<std::uint64_t>(2);
+    REQUIRE(slot);
+    REQUIRE(slot->offset() == heap.heap_offset() + 16);
+    // A binary search tree of 1..count, one heap block per node.
     std::function<rpc::shm_ptr<node>(std::uint64_t, std::uint64_t)> build =
         [&](std::uint64_t lo, std::uint64_t hi) -> rpc::shm_ptr<node> {
         if (lo > hi) return {};
         const std::uint64_t mid = lo + (hi - lo) / 2;
-        node* n = &nodes[mid - 1];
-        n->value = mid;
-        n->left = build(lo, mid - 1);
-        n->right = build(mid + 1, hi);
-        return *seg.to_shm(n);
+        auto n = heap.make<node>(node{mid, build(lo, mid - 1), build(mid + 1, hi)});
+        REQUIRE(n);
+        return *n;
     };
     const auto root = build(1, count);
-    std::memcpy(heap.data() + 8, &root, sizeof root);
-    keel::test::set_word(heap.data(), 1);
-    CHECK(keel::test::wait_word(heap.data() + 4, 1));
+    auto* words = *heap.resolve(*slot, 2);
+    words[1] = root.offset();
+    keel::test::set_word(words, 1);
+    const auto& sp = conn->space();
+    auto done = sp.resolve(rpc::shm_ptr<std::uint32_t>(sp.heap_offset(rpc::arena_role::client)));
+    REQUIRE(done);
+    CHECK(keel::test::wait_word(const_cast<std::uint32_t*>(*done), 1));
     CHECK(client.join() == "");
+    CHECK(heap.stats().live_blocks == count + 1);
+    CHECK(heap.verify() == "");
 }
 
 TEST_CASE("connections and killed peers leave nothing in /dev/shm, the file system or the fd table",

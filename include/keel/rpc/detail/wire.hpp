@@ -18,7 +18,8 @@ inline constexpr std::uint64_t reply_magic = 0x594c'5052'4c45'454bULL;
 inline constexpr std::size_t max_service_name = 128;
 inline constexpr std::size_t max_reason_text = 256;
 
-/// Client -> server, first thing on a new connection.
+/// Client -> server, first thing on a new connection. Carries exactly one fd as
+/// SCM_RIGHTS ancillary data: the client's sealed arena (rpc::arena).
 struct hello_message {
     std::uint64_t magic;             ///< hello_magic
     std::uint32_t version;           ///< protocol_version
@@ -33,8 +34,9 @@ struct hello_message {
 /// Status of a reply: accept, or the rpc::errc value of the reason for refusing.
 inline constexpr std::uint32_t reply_accept = 0;
 
-/// Server -> client, answering a hello. An accepting reply carries the segment's
-/// memfd as SCM_RIGHTS ancillary data; a refusing one carries no fd.
+/// Server -> client, answering a hello. An accepting reply carries two fds as
+/// SCM_RIGHTS ancillary data: the segment's memfd, then the server's sealed arena for
+/// this connection; a refusing one carries no fd.
 struct reply_message {
     std::uint64_t magic;              ///< reply_magic
     std::uint32_t version;            ///< protocol_version of the server

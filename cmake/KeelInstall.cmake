@@ -5,9 +5,9 @@ set(KEEL_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/keel"
     CACHE STRING "Where keel's CMake package files are installed")
 
 # Every installed library target, in dependency order.
-set(KEEL_COMPONENTS platform sync alloc trust rpc)
+set(KEEL_COMPONENTS platform sync alloc trust iospec rpc)
 
-install(TARGETS keel_platform keel_sync keel_alloc keel_trust keel_rpc keel
+install(TARGETS keel_platform keel_sync keel_alloc keel_trust keel_iospec keel_rpc keel
     EXPORT keelTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -117,6 +117,11 @@ class KeelConan(ConanFile):
         trust.requires = ["platform"]
         trust.system_libs = ["pthread"]
 
+        iospec = self.cpp_info.components["iospec"]
+        iospec.set_property("cmake_target_name", "keel::iospec")
+        iospec.libs = ["keel_iospec"]
+        iospec.requires = ["platform"]
+
         rpc = self.cpp_info.components["rpc"]
         rpc.set_property("cmake_target_name", "keel::rpc")
         rpc.libs = ["keel_rpc"]
@@ -124,4 +129,4 @@ class KeelConan(ConanFile):
 
         umbrella = self.cpp_info.components["keel"]
         umbrella.set_property("cmake_target_name", "keel::keel")
-        umbrella.requires = ["platform", "sync", "alloc", "trust", "rpc"]
+        umbrella.requires = ["platform", "sync", "alloc", "trust", "iospec", "rpc"]

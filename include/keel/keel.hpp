@@ -8,4 +8,5 @@
 #include <keel/sync.hpp>
 #include <keel/alloc.hpp>
 #include <keel/trust.hpp>
+#include <keel/iospec.hpp>
 #include <keel/rpc.hpp>

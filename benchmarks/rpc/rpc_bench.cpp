@@ -16,6 +16,9 @@
 //                        client writes the bytes into the connection's shared memory and
 //                        passes shm_ptr + length, the handler resolves and checksums them
 //                        in place (every side reads every byte, as above)
+//   keel/modes/<safety>/<size>/mode:<m>  noop and 4KiB as above (the payload in a block
+//                        from heap().allocate_sealable()) with call_options::safety =
+//                        relaxed, copy, sealed or sandboxed (skipped where MPK is missing)
 //   keel/tree/mode:<m>   a 1,000-node binary search tree built once in shared memory with
 //                        shm_ptr links; the call passes the root, the handler walks the
 //                        whole tree resolving every link (at most 1,000 nodes) and returns
@@ -840,6 +843,71 @@ void keel_call(benchmark::State& state, keel_case what, std::size_t bytes, rpc::
     }
 }
 
+// ---- keel::rpc safety modes --------------------------------------------------------
+/// keel/modes/<mode>/<size>/mode:<w>: a call in safety mode `safety`, both sides in
+/// wait mode w (1 busy_poll, 3 futex: futex stays meaningful when the two processes
+/// must share a core); noop or a 4 KiB payload in a block from
+/// heap().allocate_sealable() (the same block in every mode), rewritten by the client
+/// before every call and checksummed by the handler through call_context::resolve
+/// (copy: from the server's private copy; sealed: in place, with the client's page
+/// read-only for the call). Sandboxed is skipped, with the probe's reason, where the
+/// CPU has no protection keys.
+void keel_mode_call(benchmark::State& state, std::size_t bytes, rpc::safety_mode safety, rpc::wait_mode wait) {
+    if (safety == rpc::safety_mode::sandboxed) {
+        if (const auto status = rpc::sandbox::probe(); !status.available) {
+            state.SkipWithError(("sandboxed: " + status.reason).c_str());
+            return;
+        }
+    }
+    const std::string name = unique_name("@keel-rpc-bench-modes-");
+    forked child([&] { serve_keel(name, wait); });
+    rpc::client_options o;
+    o.wait = wait;
+    o.wait_for_listener = true;
+    o.connect_timeout = std::chrono::seconds(10);
+    o.arena_bytes = keel_arena_bytes;
+    auto c = bench_client::connect(name, o);
+    if (!c) {
+        state.SkipWithError(("connect: " + rpc::error_detail()).c_str());
+        return;
+    }
+    const std::byte* src = payload_source().data();
+    const std::uint64_t expected = checksum(src, bytes);
+    auto block = c->heap().allocate_sealable(std::max<std::size_t>(bytes, 1));
+    if (!block) {
+        state.SkipWithError("no room in shared memory for the payload");
+        return;
+    }
+    std::byte* buffer = *c->heap().resolve(*block, bytes);
+    const rpc::call_options opts{.safety = safety};
+    round_trips rt(state);
+    rt.start();
+    for (auto _ : state) {
+        std::uint64_t sum = expected;
+        if (bytes == 0) {
+            if (auto r = c->call_with<noop>(opts); !r) {
+                state.SkipWithError(("call: " + r.error().message() + " " + rpc::error_detail()).c_str());
+                break;
+            }
+        } else {
+            std::memcpy(buffer, src, bytes);
+            auto r = c->call_with<sum_shm>(opts, *block, std::uint64_t{bytes});
+            if (!r) {
+                state.SkipWithError(("call: " + r.error().message() + " " + rpc::error_detail()).c_str());
+                break;
+            }
+            sum = *r;
+        }
+        if (sum != expected) {
+            state.SkipWithError("wrong checksum");
+            break;
+        }
+        rt.lap();
+    }
+    rt.report(state, bytes);
+    (void)c->heap().deallocate(*block);
+}
+
 // ---- registration -------------------------------------------------------------------
 // Explicit names (see the top of the file); real time, since the work spans two processes.
 bool register_all() {
@@ -860,6 +928,16 @@ bool register_all() {
             const std::string n =
                 std::string("keel/") + s.label + "/mode:" + std::to_string(static_cast<unsigned>(m));
             benchmark::RegisterBenchmark(n.c_str(), keel_call, keel_case::payload, s.bytes, m)->UseRealTime();
+        }
+    }
+    for (auto safety : {rpc::safety_mode::relaxed, rpc::safety_mode::copy, rpc::safety_mode::sealed,
+                        rpc::safety_mode::sandboxed}) {
+        for (const auto& s : {payload_sizes[0], payload_sizes[2]}) {  // noop, 4KiB
+            for (auto m : {rpc::wait_mode::busy_poll, rpc::wait_mode::futex}) {
+                const std::string n = std::string("keel/modes/") + std::string(rpc::to_string(safety)) + "/" +
+                                      s.label + "/mode:" + std::to_string(static_cast<unsigned>(m));
+                benchmark::RegisterBenchmark(n.c_str(), keel_mode_call, s.bytes, safety, m)->UseRealTime();
+            }
         }
     }
 #if KEEL_BENCH_HAVE_SERIALIZATION

@@ -65,6 +65,20 @@ result<std::unique_ptr<client_core>> client_core::open(std::string_view path, st
     return std::make_unique<client_core>(std::move(*c), *ch, options);
 }
 
+result<protection_window> client_core::seal_argument(std::uint64_t offset, std::size_t index) noexcept {
+    shared_heap& heap = _conn.heap();
+    if (offset < heap.heap_offset() || offset - heap.heap_offset() >= heap.heap_size()) return protection_window();
+    auto n = heap.sealable_bytes(shm_ptr<std::byte>(offset));
+    if (!n) {
+        return fail(errc::bad_arguments, "rpc::client: sealed call: argument " + std::to_string(index) + " (offset " +
+                                             hex(offset) + ") is not a sealable block of the client's heap (" +
+                                             n.error().message() + "); allocate it with heap().allocate_sealable()");
+    }
+    auto w = protection_window::seal(_conn.space().base() + offset, *n);
+    if (!w) return w.error();  // error_detail() names the range
+    return std::move(*w);
+}
+
 result<void> client_core::check_peer(clock::time_point& next_check) noexcept {
     if (_dead.load(std::memory_order_relaxed)) return make_error_code(errc::peer_dead);
     const auto now = clock::now();
@@ -218,7 +232,10 @@ result<void> client_core::receive(std::uint64_t p, std::byte* out, std::uint32_t
     switch (static_cast<errc>(code)) {
     case errc::handler_failed:
     case errc::unknown_method:
-    case errc::bad_arguments: return fail(static_cast<errc>(code), text);
+    case errc::bad_arguments:
+    case errc::payload_too_large:
+    case errc::sandbox_unavailable:
+    case errc::sandbox_fault: return fail(static_cast<errc>(code), text);
     default: break;
     }
     _dead.store(true, std::memory_order_relaxed);

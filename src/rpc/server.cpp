@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -20,7 +21,27 @@ struct server_core::conn_state {
     std::uint64_t next = 0;  // position of the next request
     bool blocked = false;    // the next response slot is still unread by the client
     bool bad = false;        // drop at the next opportunity
+    // safety_mode::sandboxed: made on the first sandboxed call (destroyed before the
+    // connection unmaps the arenas it tagged), or why that failed.
+    std::optional<sandbox> box;
+    std::optional<std::string> box_refused;
 };
+
+const void* copy_for_call(call_state& st, const void* src, std::size_t bytes, std::size_t align) noexcept {
+    st.copy_wanted += bytes;
+    const std::size_t at = (st.copy_used + align - 1) / align * align;
+    if (st.copy_overflow || at > st.copy_capacity || bytes > st.copy_capacity - at) {
+        st.copy_overflow = true;
+        return nullptr;
+    }
+    auto r = copy_payload(src, bytes, {st.copy_buffer + at, st.copy_capacity - at}, st.copy_capacity - at);
+    if (!r) {
+        st.copy_overflow = true;
+        return nullptr;
+    }
+    st.copy_used = at + bytes;
+    return r->data();
+}
 
 namespace {
 
@@ -47,6 +68,10 @@ const server_options& checked(const server_options& o) {
                                     std::to_string(o.layout.channel_bytes) + ") leaves no room for the rings (at least " +
                                     std::to_string(channel_header_bytes + 2 * channel_slot_bytes) + " bytes)");
     }
+    if (o.max_copy_bytes < 64) {
+        throw std::invalid_argument("rpc::server: server_options::max_copy_bytes (" + std::to_string(o.max_copy_bytes) +
+                                    ") must be at least 64");
+    }
     if (o.housekeeping_interval <= std::chrono::milliseconds::zero() ||
         o.multi_wait_slice <= std::chrono::microseconds::zero()) {
         throw std::invalid_argument("rpc::server: housekeeping_interval and multi_wait_slice must be positive");
@@ -61,7 +86,11 @@ server_core::server_core(std::string path, std::string_view service, std::uint64
     : _listener(std::move(path), to_listener_options(service, schema_hash, checked(options))),
       _options(std::move(options)),
       _handlers(methods),
-      _argument_bytes(std::move(argument_bytes)) {}
+      _argument_bytes(std::move(argument_bytes)),
+      _copy_storage(new std::byte[_options.max_copy_bytes + 64]) {
+    const auto a = reinterpret_cast<std::uintptr_t>(_copy_storage.get());
+    _copy_buffer = _copy_storage.get() + ((64 - a % 64) % 64);
+}
 
 server_core::~server_core() = default;
 
@@ -123,7 +152,7 @@ bool server_core::serve_one(conn_state& c) {
     }
     c.blocked = false;
     // Copy the request out of shared memory once; validate and use only the copy.
-    const std::uint32_t method = rq.code.load(std::memory_order_relaxed);
+    const std::uint32_t code = rq.code.load(std::memory_order_relaxed);
     const std::uint64_t id = rq.call_id.load(std::memory_order_relaxed);
     const std::uint32_t length = rq.length.load(std::memory_order_relaxed);
     if (id != p || length > max_inline_payload) {
@@ -139,7 +168,15 @@ bool server_core::serve_one(conn_state& c) {
     std::uint32_t out_length = 0;
     errc status{};
     std::string text;
-    if (method >= _handlers.size() || !_handlers[method]) {
+    const std::uint32_t method = code & request_method_mask;
+    const std::uint32_t mode_bits = code >> request_method_bits;
+    call_state st;
+    st.mode = static_cast<safety_mode>(mode_bits);
+    if (mode_bits > static_cast<std::uint32_t>(safety_mode::sandboxed)) {
+        status = errc::bad_arguments;
+        text = "request code " + std::to_string(code) + " carries unknown bits above the method index (safety mode " +
+               std::to_string(mode_bits) + ")";
+    } else if (method >= _handlers.size() || !_handlers[method]) {
         status = errc::unknown_method;
         text = "method index " + std::to_string(method) + " has no handler (the service has " +
                std::to_string(_handlers.size()) + " methods)";
@@ -148,15 +185,60 @@ bool server_core::serve_one(conn_state& c) {
         text = "method index " + std::to_string(method) + " takes " + std::to_string(_argument_bytes[method]) +
                " bytes of arguments, the request has " + std::to_string(length);
     } else {
-        try {
-            call_context ctx(c.conn, p);
-            out_length = _handlers[method](ctx, args, out);
-        } catch (const std::exception& e) {
-            status = errc::handler_failed;
-            text = e.what();
-        } catch (...) {
-            status = errc::handler_failed;
-            text = "the handler threw a non-standard exception";
+        if (st.mode == safety_mode::copy) {
+            st.copy_buffer = _copy_buffer;
+            st.copy_capacity = _options.max_copy_bytes;
+        }
+        call_context ctx(c.conn, p, &st);
+        if (st.mode == safety_mode::sandboxed) {
+            if (auto ready = ensure_sandbox(c); !ready) {
+                status = errc::sandbox_unavailable;
+                text = "sandboxed call refused, nothing ran: " + error_detail();
+            } else {
+                // The handler, its arguments and its result buffer live in the frame
+                // run() places on the sandbox stack: it may write nothing else but
+                // this side's arena.
+                struct sandbox_result {
+                    std::uint32_t length;
+                    alignas(64) std::byte out[max_inline_payload];
+                };
+                struct argument_copy {
+                    alignas(64) std::byte bytes[max_inline_payload];
+                };
+                argument_copy a;
+                std::memcpy(a.bytes, args, length);
+                handler_fn& fn = _handlers[method];
+                auto r = c.box->run([&fn, &ctx, a]() {
+                    sandbox_result out_frame;
+                    out_frame.length = fn(ctx, a.bytes, out_frame.out);
+                    return out_frame;
+                });
+                if (r) {
+                    out_length = r->length;
+                    std::memcpy(out, r->out, std::min<std::size_t>(out_length, max_inline_payload));
+                } else {
+                    status = r.error() == errc::sandbox_fault ? errc::sandbox_fault : errc::handler_failed;
+                    text = error_detail();
+                    if (text.empty()) text = r.error().message();
+                }
+            }
+        } else {
+            try {
+                out_length = _handlers[method](ctx, args, out);
+            } catch (const std::exception& e) {
+                status = errc::handler_failed;
+                text = e.what();
+            } catch (...) {
+                status = errc::handler_failed;
+                text = "the handler threw a non-standard exception";
+            }
+        }
+        if (st.copy_overflow) {
+            // Whatever the handler made of the refused resolve, the caller learns why.
+            status = errc::payload_too_large;
+            text = "copy mode: the handler resolved " + std::to_string(st.copy_wanted) +
+                   " bytes of the caller's memory, more than the copy bound of " +
+                   std::to_string(st.copy_capacity) + " bytes (server_options::max_copy_bytes)";
         }
     }
     if (status != errc{}) {
@@ -170,6 +252,30 @@ bool server_core::serve_one(conn_state& c) {
     rs.seq.store(free + 1, std::memory_order_release);
     wake(c.ch.header->client_wait.load(std::memory_order_relaxed), rs.seq, c.ch.header->response_parking);
     return true;
+}
+
+result<void> server_core::ensure_sandbox(conn_state& c) {
+    if (c.box) return {};
+    if (c.box_refused) return fail(errc::sandbox_unavailable, *c.box_refused);
+    auto box = sandbox::create(_options.sandbox);
+    if (!box) {
+        std::string why = error_detail();
+        if (why.empty()) why = box.error().message();
+        c.box_refused = why;
+        return fail(errc::sandbox_unavailable, std::move(why));
+    }
+    try {
+        const shared_space& space = c.conn.space();
+        const auto own = space.own_arena();
+        box->add(own.data(), own.size(), platform::access::read_write);
+        const auto peer = space.arena_bytes(space.peer_role());
+        box->add(const_cast<std::byte*>(peer.data()), peer.size(), platform::access::read);
+    } catch (const std::exception& e) {
+        c.box_refused = std::string("tagging the connection's arenas failed: ") + e.what();
+        return fail(errc::sandbox_unavailable, *c.box_refused);
+    }
+    c.box.emplace(std::move(*box));
+    return {};
 }
 
 void server_core::housekeeping() {

@@ -153,6 +153,31 @@ result<shm_ptr<std::byte>> shared_heap::allocate(std::size_t bytes, std::size_t 
     return shm_ptr<std::byte>(static_cast<std::uint64_t>(static_cast<std::byte*>(p) - _base));
 }
 
+result<shm_ptr<std::byte>> shared_heap::allocate_sealable(std::size_t bytes) noexcept {
+    constexpr std::size_t page = segment_area_alignment;
+    if (bytes > SIZE_MAX - page) return make_error_code(errc::out_of_memory);
+    const std::size_t n = bytes == 0 ? page : (bytes + page - 1) / page * page;
+    // Page-aligned start: the block's header lies on the page before. Its usable
+    // room is at least n, and the next block's header starts at or after its end.
+    return allocate(n, page);
+}
+
+result<std::size_t> shared_heap::sealable_bytes_offset(std::uint64_t off) const noexcept {
+    constexpr std::size_t page = segment_area_alignment;
+    if (auto r = check_live(off); !r) return r.error();
+    if (off % page != 0) return keel::make_error_code(std::errc::invalid_argument);
+    std::size_t usable = 0;
+    {
+        std::lock_guard guard(_impl->lock);
+        usable = alloc::tlsf_heap::block_size_of(_base + off) - used_overhead;
+    }
+    // Whole pages inside the usable room: the next block's boundary tag may share the
+    // last 8 bytes of the room, but it is written only when this block is free.
+    const std::size_t n = usable / page * page;
+    if (n == 0) return keel::make_error_code(std::errc::invalid_argument);
+    return n;
+}
+
 result<void> shared_heap::check_live(std::uint64_t off) const noexcept {
     if (off == 0) return make_error_code(errc::null_pointer);
     if (off < _heap_offset || off - _heap_offset >= _heap_size || (off - _heap_offset) % granule != 0) {

@@ -84,7 +84,7 @@ struct client_access {
     template <class Method, class Service, class... A>
     static result<std::uint64_t> send(client<Service>& c, const call_options& options,
                                       std::chrono::steady_clock::time_point deadline, A&&... args) {
-        return c.template send_call<Method>(deadline, options.overload,
+        return c.template send_call<Method>(deadline, options.overload, options.safety.value_or(Method::safety),
                                             static_cast<typename Method::signature*>(nullptr),
                                             std::forward<A>(args)...);
     }
@@ -148,6 +148,9 @@ auto leading(std::tuple<T...>&& all, std::index_sequence<I...>) {
 ///    boost::system::system_error;
 ///  - boost::asio::use_awaitable: `R r = co_await async_call<M>(c, args..., use_awaitable);`
 ///    resumes on the coroutine's executor and throws boost::system::system_error on error.
+/// call_options::safety chooses the mode as for call(), except sealed, which needs the
+/// caller to wait (its seals end with the call) and is refused with
+/// std::errc::operation_not_supported.
 /// Errors are those of client::call; rpc::error_detail() has the sentence on the thread
 /// the handler runs on. Many calls may be outstanding; the completion thread (one per
 /// client, started by its first async_call) receives responses in call order, so a

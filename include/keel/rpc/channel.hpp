@@ -3,12 +3,14 @@
 #include <keel/platform/wait_policy.hpp>
 #include <keel/result.hpp>
 #include <keel/rpc/error.hpp>
+#include <keel/rpc/safety.hpp>
 #include <keel/rpc/segment.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 // The channels of a connection, exactly as they lie in the segment's channel area:
@@ -43,6 +45,11 @@ struct call_options {
     /// response is discarded). A dead server is reported sooner: errc::peer_dead
     /// within client_options::peer_check_interval.
     std::chrono::milliseconds timeout = std::chrono::milliseconds::max();
+    /// The call's safety mode (see safety_mode and docs/rpc.md, "Safety modes"); unset:
+    /// the method's own (rpc::method's third parameter, relaxed unless declared). A
+    /// mode set here overrides the method's, in either direction. It travels to the
+    /// server in the request.
+    std::optional<safety_mode> safety{};
 };
 
 /// Bytes of arguments (or result, or handler error text) carried inline in one ring
@@ -60,13 +67,22 @@ namespace detail {
 /// (relaxed atomic loads) after an acquire load of seq and validates the copy.
 struct slot_header {
     platform::wait_word seq;          ///< 2L free, 2L + 1 full (u32, wraps)
-    std::atomic<std::uint32_t> code;  ///< request: method index; response: 0 ok, else an rpc::errc
+    /// request: method index (bits 0..23) | safety_mode << 24 (bits 24..31; values
+    /// above sandboxed are refused with errc::bad_arguments); response: 0 ok, else an rpc::errc
+    std::atomic<std::uint32_t> code;
     std::atomic<std::uint64_t> call_id;  ///< the call's position p; a response repeats its request's
     std::atomic<std::uint32_t> length;   ///< payload bytes, 0..max_inline_payload
     std::uint32_t reserved0;
     std::uint64_t reserved1;
 };
 static_assert(sizeof(slot_header) == channel_slot_header_bytes);
+
+/// A request's code: the method's index in its service, and the call's safety mode.
+inline constexpr std::uint32_t request_method_bits = 24;
+inline constexpr std::uint32_t request_method_mask = (std::uint32_t{1} << request_method_bits) - 1;
+[[nodiscard]] constexpr std::uint32_t request_code(std::uint32_t method, safety_mode mode) noexcept {
+    return method | (static_cast<std::uint32_t>(mode) << request_method_bits);
+}
 
 /// The first 256 bytes of the channel area. Written by the server before the
 /// segment leaves its process (listener::accept), then: each side writes only its

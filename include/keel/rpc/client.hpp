@@ -4,6 +4,7 @@
 #include <keel/rpc/channel.hpp>
 #include <keel/rpc/connection.hpp>
 #include <keel/rpc/method.hpp>
+#include <keel/rpc/safety.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -88,6 +89,12 @@ public:
     void refuse_async(error_code ec, std::string text, std::unique_ptr<async_completion> done);
 
     [[nodiscard]] connection& conn() noexcept { return _conn; }
+    /// A sealed call's argument `index` (a shm_ptr at `offset`): a window over the
+    /// whole pages of its block when it is in this client's heap (which must come from
+    /// allocate_sealable: errc::bad_arguments otherwise, naming the argument); an
+    /// empty window for null and for pointers elsewhere (the server's arena, which the
+    /// client cannot write; the server's resolve refuses anything out of bounds).
+    result<protection_window> seal_argument(std::uint64_t offset, std::size_t index) noexcept;
     [[nodiscard]] bool peer_dead() const noexcept { return _dead.load(std::memory_order_relaxed); }
 
 private:
@@ -166,6 +173,19 @@ public:
         return call_with<Method>(call_options{}, std::forward<A>(args)...);
     }
 
+    /// call() with per-call options: overload policy, timeout, and the safety mode
+    /// (call_options::safety, else Method::safety):
+    ///  - relaxed: nothing extra;
+    ///  - copy: the server's call_context::resolve copies what the handler reads of
+    ///    this client's memory (errc::payload_too_large over its bound);
+    ///  - sealed: every shm_ptr argument into this client's heap must be a block from
+    ///    heap().allocate_sealable() (errc::bad_arguments otherwise, nothing is sent);
+    ///    its pages are read-only in this process (protection_window) from before the
+    ///    request is published until call_with returns: a write to them by any thread
+    ///    of this process faults (SIGSEGV) instead of changing what the handler reads;
+    ///  - sandboxed: the server runs the handler in an MPK sandbox
+    ///    (errc::sandbox_unavailable where it has none; errc::sandbox_fault when the
+    ///    handler strays).
     template <class Method, class... A>
     [[nodiscard]] result<typename Method::result_type> call_with(const call_options& options, A&&... args) {
         return invoke<Method>(options, static_cast<typename Method::signature*>(nullptr), std::forward<A>(args)...);
@@ -194,22 +214,77 @@ private:
     friend struct detail::client_access;
     std::unique_ptr<detail::client_core> _core;
 
-    /// Encodes the arguments and puts the request in the ring: the call's position.
+    /// The windows a sealed call holds until its response: one per shm_ptr argument.
+    template <class... Args>
+    using seal_set = std::array<protection_window, (std::size_t{detail::is_shm_ptr_v<Args>} + ... + 0)>;
+
+    /// Encodes the arguments and puts the request in the ring, in the method's own
+    /// safety mode (async_call): the call's position. A sealed call is refused here
+    /// (std::errc::operation_not_supported): its windows would have to outlive this.
     template <class Method, class R, class... Args, class... A>
     result<std::uint64_t> send_call(std::chrono::steady_clock::time_point deadline, overload_policy overload,
-                                    R (*)(Args...), A&&... args) {
+                                    R (*sig)(Args...), A&&... args) {
+        return send_call<Method>(deadline, overload, Method::safety, sig, std::forward<A>(args)...);
+    }
+    /// The same in `mode` (e.g. call_options::safety.value_or(Method::safety)).
+    template <class Method, class R, class... Args, class... A>
+    result<std::uint64_t> send_call(std::chrono::steady_clock::time_point deadline, overload_policy overload,
+                                    safety_mode mode, R (*sig)(Args...), A&&... args) {
+        return send_call_as<Method, seal_set<Args...>>(deadline, overload, mode, nullptr, sig,
+                                                       std::forward<A>(args)...);
+    }
+
+    /// As send_call, in `mode`; a sealed call seals its arguments into `*seals` first.
+    template <class Method, class Seals, class R, class... Args, class... A>
+    result<std::uint64_t> send_call_as(std::chrono::steady_clock::time_point deadline, overload_policy overload,
+                                       safety_mode mode, Seals* seals, R (*)(Args...), A&&... args) {
         constexpr std::uint32_t index = Service::template index_of<Method>();
         static_assert(index != Service::npos, "keel::rpc::client::call: the method is not part of this service");
         static_assert(sizeof...(A) == sizeof...(Args), "keel::rpc::client::call: wrong number of arguments");
         alignas(64) std::byte in[Method::argument_bytes + 1];
-        encode<Args...>(in, std::index_sequence_for<Args...>{}, std::forward<A>(args)...);
-        return _core->send(index, in, static_cast<std::uint32_t>(Method::argument_bytes), overload, deadline);
+        detail::encode_arguments<Args...>(in, std::index_sequence_for<Args...>{}, std::forward<A>(args)...);
+        if (mode == safety_mode::sealed) {
+            if (seals == nullptr) {
+                return detail::fail(keel::make_error_code(std::errc::operation_not_supported),
+                                    "rpc::client: sealed calls are synchronous only (call/call_with)");
+            }
+            if (auto r = seal_arguments<Args...>(in, *seals, std::index_sequence_for<Args...>{}); !r) return r.error();
+        }
+        return _core->send(detail::request_code(index, mode), in, static_cast<std::uint32_t>(Method::argument_bytes),
+                           overload, deadline);
+    }
+
+    template <class... Args, class Seals, std::size_t... I>
+    result<void> seal_arguments([[maybe_unused]] const std::byte* in, [[maybe_unused]] Seals& seals,
+                                std::index_sequence<I...>) {
+        [[maybe_unused]] constexpr auto offsets = detail::argument_offsets<Args...>();
+        [[maybe_unused]] std::size_t next = 0;
+        result<void> status;
+        [[maybe_unused]] auto one = [&]<class T>(std::size_t i) {
+            if constexpr (detail::is_shm_ptr_v<T>) {
+                if (!status) return;
+                T p;
+                std::memcpy(&p, in + offsets[i], sizeof(T));
+                auto w = _core->seal_argument(p.offset(), i);
+                if (!w) {
+                    status = w.error();
+                    return;
+                }
+                seals[next++] = std::move(*w);
+            }
+        };
+        (one.template operator()<Args>(I), ...);
+        return status;
     }
 
     template <class Method, class R, class... Args, class... A>
     result<R> invoke(const call_options& options, R (*sig)(Args...), A&&... args) {
         const auto deadline = platform::deadline_after(options.timeout);
-        auto p = send_call<Method>(deadline, options.overload, sig, std::forward<A>(args)...);
+        // A sealed call's windows end when this returns: after the response (or the
+        // call's failure) is known.
+        seal_set<Args...> seals;
+        auto p = send_call_as<Method>(deadline, options.overload, options.safety.value_or(Method::safety), &seals, sig,
+                                      std::forward<A>(args)...);
         if (!p) return p.error();
         alignas(64) std::byte out[max_inline_payload];
         if (auto r = _core->receive(*p, out, static_cast<std::uint32_t>(Method::result_bytes), deadline); !r) {
@@ -220,18 +295,6 @@ private:
         } else {
             return R(*std::launder(reinterpret_cast<const R*>(out)));
         }
-    }
-
-    template <class... Args, std::size_t... I, class... A>
-    static void encode([[maybe_unused]] std::byte* in, std::index_sequence<I...>, A&&... args) {
-        [[maybe_unused]] constexpr auto offsets = detail::argument_offsets<Args...>();
-        (put<Args>(in + offsets[I], std::forward<A>(args)), ...);
-    }
-
-    template <class T, class U>
-    static void put(std::byte* at, U&& u) {
-        const T v(std::forward<U>(u));
-        std::memcpy(at, &v, sizeof(T));
     }
 };
 

@@ -1,14 +1,18 @@
 #pragma once
 
 #include <keel/rpc/channel.hpp>
+#include <keel/rpc/safety.hpp>
 #include <keel/rpc/segment.hpp>
+#include <keel/rpc/shm_ptr.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace keel::rpc {
 
@@ -52,6 +56,11 @@ constexpr std::uint64_t hash_type(std::uint64_t h) noexcept {
 
 constexpr std::size_t align_up(std::size_t v, std::size_t a) noexcept { return (v + a - 1) / a * a; }
 
+template <class T>
+inline constexpr bool is_shm_ptr_v = false;
+template <class T>
+inline constexpr bool is_shm_ptr_v<shm_ptr<T>> = true;
+
 /// Offsets of each argument in the payload (each aligned for its type), and the total
 /// size as the last element.
 template <class... Args>
@@ -75,6 +84,17 @@ constexpr bool is_wire_value() noexcept {
 template <class T>
 inline constexpr bool wire_value = is_wire_value<T>();
 
+/// Writes each argument, converted to the method's parameter type, at its offset in
+/// `in` (argument_offsets<Args...>() bytes): the wire form of a call's arguments.
+template <class... Args, std::size_t... I, class... A>
+void encode_arguments([[maybe_unused]] std::byte* in, std::index_sequence<I...>, A&&... args) {
+    [[maybe_unused]] constexpr auto offsets = argument_offsets<Args...>();
+    ([&] {
+        const Args v(std::forward<A>(args));
+        std::memcpy(in + offsets[I], &v, sizeof(Args));
+    }(), ...);
+}
+
 }  // namespace detail
 
 /// A method: a name and a signature R(Args...). Arguments and the result travel by
@@ -84,11 +104,15 @@ inline constexpr bool wire_value = is_wire_value<T>();
 /// checks). R may be void. Raw pointers are refused (they mean nothing in the other
 /// process); use shm_ptr.
 ///   using get = rpc::method<"get", std::uint64_t(std::uint64_t key)>;
-template <fixed_string Name, class Signature>
+/// `Safety` is the method's default safety mode (call_options::safety overrides it
+/// per call); a mode other than relaxed is part of the method's hash, so peers that
+/// disagree on it refuse each other at connect.
+///   using put = rpc::method<"put", void(rpc::shm_ptr<std::byte>, std::uint32_t), rpc::safety_mode::copy>;
+template <fixed_string Name, class Signature, safety_mode Safety = safety_mode::relaxed>
 struct method;
 
-template <fixed_string Name, class R, class... Args>
-struct method<Name, R(Args...)> {
+template <fixed_string Name, class R, class... Args, safety_mode Safety>
+struct method<Name, R(Args...), Safety> {
     static_assert(Name.view().size() > 0, "keel::rpc::method: the name must not be empty");
     static_assert((detail::wire_value<Args> && ...),
                   "keel::rpc::method: every argument must be a trivially copyable value (no references, "
@@ -99,6 +123,8 @@ struct method<Name, R(Args...)> {
                   "no raw pointers); return other data as rpc::shm_ptr<T>");
 
     static constexpr std::string_view name = Name.view();
+    /// The mode a call uses unless call_options::safety says otherwise.
+    static constexpr safety_mode safety = Safety;
     using result_type = R;
     using signature = R(Args...);
 
@@ -122,14 +148,15 @@ struct method<Name, R(Args...)> {
         std::uint64_t h = detail::fnv1a_bytes(0xcbf29ce484222325ULL, Name.view());
         h = detail::hash_type<R>(h);
         ((h = detail::hash_type<Args>(h)), ...);
+        if constexpr (Safety != safety_mode::relaxed) h = detail::fnv1a(h, static_cast<std::uint64_t>(Safety));
         return h;
     }();
 };
 
 template <class T>
 struct is_method : std::false_type {};
-template <fixed_string Name, class Sig>
-struct is_method<method<Name, Sig>> : std::true_type {};
+template <fixed_string Name, class Sig, safety_mode Safety>
+struct is_method<method<Name, Sig, Safety>> : std::true_type {};
 
 /// A service: a name (what clients ask the listener for) and its methods. On the wire
 /// a method is its index in this list; schema_hash (FNV-1a over the service name and
@@ -141,6 +168,8 @@ template <fixed_string Name, class... Methods>
 struct service {
     static_assert(sizeof...(Methods) > 0, "keel::rpc::service: a service needs at least one method");
     static_assert((is_method<Methods>::value && ...), "keel::rpc::service: every entry must be an rpc::method<...>");
+    static_assert(sizeof...(Methods) <= detail::request_method_mask,
+                  "keel::rpc::service: too many methods for the request code's index bits");
 
     static constexpr std::string_view name = Name.view();
     static constexpr std::size_t size = sizeof...(Methods);

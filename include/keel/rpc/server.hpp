@@ -3,6 +3,7 @@
 #include <keel/rpc/channel.hpp>
 #include <keel/rpc/connection.hpp>
 #include <keel/rpc/method.hpp>
+#include <keel/rpc/safety.hpp>
 
 #include <array>
 #include <atomic>
@@ -47,10 +48,35 @@ struct server_options {
     /// connection at a time for at most this long, round robin (no futex can watch
     /// several segments): a request on another connection waits up to this long.
     std::chrono::microseconds multi_wait_slice{100};
+    /// safety_mode::copy: the most bytes of the caller's memory one call's handler may
+    /// resolve (call_context::resolve copies each range into a private buffer of this
+    /// size, reused by every call). A call whose handler asks for more fails with
+    /// errc::payload_too_large. Default one page (default_copy_threshold); at least 64.
+    std::size_t max_copy_bytes = default_copy_threshold;
+    /// safety_mode::sandboxed: the sandbox each connection gets on its first sandboxed
+    /// call (where MPK is available; elsewhere such calls fail with
+    /// errc::sandbox_unavailable).
+    sandbox_options sandbox{};
     /// Connections beyond this are accepted and closed at once.
     std::size_t max_connections = 64;
     int backlog = 64;
 };
+
+namespace detail {
+/// Per-call state of the serve loop that call_context reads: the call's safety mode
+/// and, in copy mode, the private buffer its resolves copy into.
+struct call_state {
+    safety_mode mode = safety_mode::relaxed;
+    std::byte* copy_buffer = nullptr;  // private memory of the server, 64-aligned
+    std::size_t copy_capacity = 0;
+    std::size_t copy_used = 0;
+    std::size_t copy_wanted = 0;  // bytes the handler asked to resolve in the caller's arena
+    bool copy_overflow = false;   // some resolve exceeded copy_capacity: the call answers payload_too_large
+};
+/// copy mode: copies [src, src + bytes) into st's buffer (aligned to `align`); null
+/// (and st.copy_overflow set) when the buffer cannot hold it.
+[[nodiscard]] const void* copy_for_call(call_state& st, const void* src, std::size_t bytes, std::size_t align) noexcept;
+}  // namespace detail
 
 /// What a handler may ask about the call it serves.
 ///
@@ -65,19 +91,43 @@ struct server_options {
 class call_context {
 public:
     call_context(const connection& conn, std::uint64_t call_id) noexcept : _conn(&conn), _call_id(call_id) {}
+    call_context(const connection& conn, std::uint64_t call_id, detail::call_state* state) noexcept
+        : _conn(&conn), _call_id(call_id), _state(state) {}
 
     /// The connection the call came on (its segment, its peer's pid).
     [[nodiscard]] const connection& conn() const noexcept { return *_conn; }
     [[nodiscard]] const segment& shared_segment() const noexcept { return _conn->shared_segment(); }
     [[nodiscard]] const shared_space& space() const noexcept { return _conn->space(); }
     [[nodiscard]] std::uint64_t call_id() const noexcept { return _call_id; }
+    /// The call's safety mode (what the caller asked for, or the method's default).
+    [[nodiscard]] safety_mode mode() const noexcept { return _state ? _state->mode : safety_mode::relaxed; }
 
     /// shared_space::resolve on this connection's range: a read-only pointer into
     /// either arena (the caller's arguments, or the server's own blocks), bounds-,
     /// overflow- and alignment-checked. No system call.
+    ///
+    /// In safety_mode::copy, a range in the caller's arena of a trivially copyable T
+    /// is copied once into the server's private per-call buffer
+    /// (server_options::max_copy_bytes for all resolves of one call together) and the
+    /// pointer returned is the copy's, valid until the handler returns: the caller can
+    /// no longer change what the handler reads. More than the buffer holds:
+    /// errc::payload_too_large, and the call fails with it whatever the handler does.
+    /// Each resolve copies again (resolve a range once). Not copied: the server's own
+    /// blocks, and types that are not trivially copyable (containers over offset_ptr
+    /// cannot be moved by memcpy): those, and whatever the handler reaches through
+    /// links, are read in place.
     template <class T>
     [[nodiscard]] result<const T*> resolve(shm_ptr<T> p, std::size_t count = 1) const noexcept {
-        return _conn->space().resolve(p, count);
+        auto r = _conn->space().resolve(p, count);
+        if constexpr (std::is_trivially_copyable_v<T>) {
+            if (r && count != 0 && _state != nullptr && _state->mode == safety_mode::copy &&
+                !_conn->space().resolve_own(p, count)) {
+                const void* c = detail::copy_for_call(*_state, *r, count * sizeof(T), alignof(T));
+                if (c == nullptr) return make_error_code(errc::payload_too_large);
+                return static_cast<const T*>(c);
+            }
+        }
+        return r;
     }
     /// A writable pointer into the server's own arena only.
     template <class T>
@@ -100,14 +150,10 @@ public:
 private:
     const connection* _conn;
     std::uint64_t _call_id;
+    detail::call_state* _state = nullptr;
 };
 
 namespace detail {
-
-template <class T>
-inline constexpr bool is_shm_ptr_v = false;
-template <class T>
-inline constexpr bool is_shm_ptr_v<shm_ptr<T>> = true;
 
 /// A type-erased handler: decodes `args` (already copied out of shared memory and
 /// length-checked), runs the user's callable, writes the result into `out`
@@ -139,6 +185,8 @@ private:
     std::vector<handler_fn> _handlers;
     std::vector<std::uint32_t> _argument_bytes;
     std::vector<std::unique_ptr<conn_state>> _conns;
+    std::unique_ptr<std::byte[]> _copy_storage;  // copy mode's per-call buffer (one call at a time)
+    std::byte* _copy_buffer = nullptr;           // _copy_storage, 64-aligned
     std::chrono::steady_clock::time_point _next_housekeeping{};
     std::size_t _rr = 0;
     std::uint64_t _dropped_count = 0;
@@ -148,6 +196,7 @@ private:
 
     std::size_t serve_round();
     bool serve_one(conn_state& c);
+    result<void> ensure_sandbox(conn_state& c);
     void housekeeping();
     void idle_wait(std::chrono::steady_clock::time_point until);
 };

@@ -82,6 +82,22 @@ public:
     [[nodiscard]] result<shm_ptr<std::byte>> allocate(std::size_t bytes,
                                                       std::size_t align = alignof(std::max_align_t)) noexcept;
 
+    /// A block for arguments of sealed calls (safety_mode::sealed): page-aligned, and
+    /// whole pages of it hold nothing but its own bytes, so the client can make them
+    /// read-only during a call without touching any other block. `bytes` is rounded
+    /// up to pages. Errors as allocate. Cost: allocate, plus up to a page of padding.
+    [[nodiscard]] result<shm_ptr<std::byte>> allocate_sealable(std::size_t bytes) noexcept;
+
+    /// For a live block of this heap at `p`: the bytes of whole pages from `p` on
+    /// that hold only this block's bytes (what a sealed call may make read-only).
+    /// errc::not_allocated when `p` is not a live block start; std::errc::invalid_argument
+    /// when `p` is not page-aligned or the block holds no whole page (not allocated
+    /// with allocate_sealable).
+    template <class T>
+    [[nodiscard]] result<std::size_t> sealable_bytes(shm_ptr<T> p) const noexcept {
+        return sealable_bytes_offset(p.offset());
+    }
+
     /// Frees a block of this heap (any block: its size is in its header). Also
     /// forgets it if it was lent. errc::not_allocated when `p` is not a live block
     /// of this heap; errc::null_pointer for null.
@@ -225,6 +241,7 @@ private:
 
     result<void> deallocate_offset(std::uint64_t off) noexcept;
     result<void> check_live(std::uint64_t off) const noexcept;
+    result<std::size_t> sealable_bytes_offset(std::uint64_t off) const noexcept;
     result<void> lend_offset(std::uint64_t off, destroy_fn fn) noexcept;
     result<void> give_back_offset(std::uint64_t off) noexcept;
 };

@@ -6,8 +6,13 @@ set(KEEL_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/keel"
 
 # Every installed library target, in dependency order.
 set(KEEL_COMPONENTS platform sync alloc trust iospec rpc)
+set(_keel_installed_targets keel_platform keel_sync keel_alloc keel_trust keel_iospec keel_rpc)
+if(KEEL_WITH_UCX)
+    list(APPEND KEEL_COMPONENTS rpc_net)
+    list(APPEND _keel_installed_targets keel_rpc_net)
+endif()
 
-install(TARGETS keel_platform keel_sync keel_alloc keel_trust keel_iospec keel_rpc keel
+install(TARGETS ${_keel_installed_targets} keel
     EXPORT keelTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

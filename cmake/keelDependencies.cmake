@@ -3,7 +3,7 @@
 # distribution or package manager spells its targets.
 #
 # Used by keel's own build and, installed next to keelConfig.cmake, by consumers.
-# Input: KEEL_DEPENDENCIES, a list drawn from: boost uring mimalloc.
+# Input: KEEL_DEPENDENCIES, a list drawn from: boost uring mimalloc ucx.
 
 include(CMakeFindDependencyMacro)
 
@@ -48,4 +48,19 @@ if("mimalloc" IN_LIST KEEL_DEPENDENCIES)
     else()
         message(FATAL_ERROR "mimalloc was found but exports neither 'mimalloc' nor 'mimalloc-static'")
     endif()
+endif()
+
+if("ucx" IN_LIST KEEL_DEPENDENCIES)
+    # UCX installs a CMake package (Debian's libucx-dev, and UCX's own builds).
+    _keel_find(ucx 1.10 CONFIG)
+    # keel turns UCX's memory hooks off through libucm, which UCX's package does not
+    # export as a target: it sits next to libucs.
+    get_target_property(_keel_ucs_location ucx::ucs IMPORTED_LOCATION)
+    get_filename_component(_keel_ucx_libdir "${_keel_ucs_location}" DIRECTORY)
+    find_library(KEEL_UCM_LIBRARY ucm HINTS "${_keel_ucx_libdir}" NO_DEFAULT_PATH)
+    find_library(KEEL_UCM_LIBRARY ucm)
+    if(NOT KEEL_UCM_LIBRARY)
+        message(FATAL_ERROR "UCX was found but not its libucm (next to ${_keel_ucs_location})")
+    endif()
+    _keel_dep_alias(ucx "ucx::ucp;ucx::ucs;${KEEL_UCM_LIBRARY}")
 endif()

@@ -21,12 +21,16 @@ class KeelConan(ConanFile):
         "fPIC": [True, False],
         "with_liburing": [True, False],
         "with_mimalloc": [True, False],
+        # keel::rpc_net over UCX. ConanCenter has no UCX recipe: this uses the
+        # system's (Debian libucx-dev), found through UCX's own CMake package.
+        "with_ucx": [True, False],
     }
     default_options = {
         "shared": False,
         "fPIC": True,
         "with_liburing": True,
         "with_mimalloc": True,
+        "with_ucx": False,
     }
     implements = ["auto_shared_fpic"]
 
@@ -68,6 +72,7 @@ class KeelConan(ConanFile):
         tc.cache_variables["KEEL_WARNINGS_AS_ERRORS"] = False
         tc.cache_variables["KEEL_WITH_LIBURING"] = bool(self.options.get_safe("with_liburing"))
         tc.cache_variables["KEEL_WITH_MIMALLOC"] = bool(self.options.with_mimalloc)
+        tc.cache_variables["KEEL_WITH_UCX"] = bool(self.options.with_ucx)
         tc.generate()
         # cmake/FindLibUring.cmake picks up the liburing::liburing target CMakeDeps makes.
         CMakeDeps(self).generate()
@@ -126,6 +131,13 @@ class KeelConan(ConanFile):
         rpc.set_property("cmake_target_name", "keel::rpc")
         rpc.libs = ["keel_rpc"]
         rpc.requires = ["alloc", "sync", "platform"]
+
+        if self.options.with_ucx:
+            rpc_net = self.cpp_info.components["rpc_net"]
+            rpc_net.set_property("cmake_target_name", "keel::rpc_net")
+            rpc_net.libs = ["keel_rpc_net"]
+            rpc_net.requires = ["rpc"]
+            rpc_net.system_libs = ["ucp", "ucs"]
 
         umbrella = self.cpp_info.components["keel"]
         umbrella.set_property("cmake_target_name", "keel::keel")

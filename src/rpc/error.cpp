@@ -46,6 +46,7 @@ public:
         case errc::out_of_memory: return "the shared heap (this side's arena) is out of memory";
         case errc::not_allocated: return "not a live block of this shared heap";
         case errc::give_back_full: return "the give-back ring is full (the server has not drained it yet)";
+        case errc::transport_failed: return "the network transport failed";
         }
         return "unknown keel.rpc error " + std::to_string(ev);
     }

@@ -50,6 +50,7 @@ enum class errc {
     out_of_memory,          ///< the side's arena cannot serve the allocation
     not_allocated,          ///< the shm_ptr is not a live block of this heap (or was not lent)
     give_back_full,         ///< the give-back ring is full: the server has not drained it yet
+    transport_failed,       ///< the network transport (UCX) refused; error_detail() names the call and status
 };
 
 /// The error category of rpc::errc ("keel.rpc"). Thread-safe, a singleton.

@@ -1,0 +1,436 @@
+// keel::rpc::net: typed rpc calls over a UCX worker (ucx_worker.hpp).
+#include "ucx_worker.hpp"
+
+#include <keel/rpc/net.hpp>
+#include <keel/rpc/segment.hpp>
+
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace keel::rpc::net::detail {
+
+namespace ucx = rpc::detail::ucx;
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using rpc::detail::fail;
+using rpc::detail::ucx::endpoint_id;
+
+// Active-message ids.
+constexpr unsigned am_hello = 1;     // client -> server: who I am and what I want
+constexpr unsigned am_welcome = 2;   // server -> client: accepted, or why not
+constexpr unsigned am_request = 3;   // client -> server: a call
+constexpr unsigned am_response = 4;  // server -> client: its outcome
+
+constexpr std::uint64_t net_magic = 0x5445'4e52'4c45'454bULL;  // "KEELRNET"
+constexpr std::size_t max_service_name = 64;
+
+struct hello {
+    std::uint64_t magic;
+    std::uint32_t version;
+    std::uint32_t name_length;
+    std::uint64_t fingerprint;
+    std::uint64_t schema_hash;
+    char name[max_service_name];
+};
+
+struct welcome {
+    std::uint64_t magic;
+    std::uint32_t version;
+    std::uint32_t status;  // 0 accepted, else an rpc::errc; the data is the reason
+};
+
+struct request_header {
+    std::uint64_t call_id;
+    std::uint32_t method;
+    std::uint32_t length;
+};
+
+struct response_header {
+    std::uint64_t call_id;
+    std::uint32_t code;  // 0 or an rpc::errc; the data is the result or the error text
+    std::uint32_t length;
+};
+
+template <class T>
+std::span<const std::byte> bytes_of(const T& v) noexcept {
+    return {reinterpret_cast<const std::byte*>(&v), sizeof(T)};
+}
+
+template <class T>
+bool read_exact(std::span<const std::byte> in, T& out) noexcept {
+    if (in.size() != sizeof(T)) return false;
+    std::memcpy(&out, in.data(), sizeof(T));
+    return true;
+}
+
+/// Resolves `where` to a socket address (numeric or by name).
+result<std::pair<sockaddr_storage, socklen_t>> resolve_address(const address& where, bool passive) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(where.port);
+    if (int rc = ::getaddrinfo(where.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+        return fail(errc::transport_failed,
+                    "rpc::net: cannot resolve '" + where.host + "': " + ::gai_strerror(rc));
+    }
+    std::pair<sockaddr_storage, socklen_t> r{};
+    std::memcpy(&r.first, found->ai_addr, found->ai_addrlen);
+    r.second = found->ai_addrlen;
+    ::freeaddrinfo(found);
+    return r;
+}
+
+std::string describe(const address& a) { return a.host + ":" + std::to_string(a.port); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- server
+
+class net_server_core {
+public:
+    net_server_core(std::string_view service, std::uint64_t schema_hash, std::vector<std::uint32_t> argument_bytes,
+                    server_options options)
+        : _service(service),
+          _schema_hash(schema_hash),
+          _argument_bytes(std::move(argument_bytes)),
+          _handlers(_argument_bytes.size()),
+          _options(std::move(options)) {}
+
+    void start(const address& where) {
+        auto w = ucx::worker::create({am_hello, am_request},
+                                     [this](endpoint_id from, unsigned am, std::span<const std::byte> header,
+                                            std::span<const std::byte> data) { on_message(from, am, header, data); });
+        if (!w) throw std::system_error(w.error(), "rpc::net::server: " + error_detail());
+        _worker = std::move(*w);
+        auto addr = resolve_address(where, true);
+        if (!addr) throw std::system_error(addr.error(), error_detail());
+        if (auto r = _worker->listen(addr->first, addr->second); !r) {
+            throw std::system_error(r.error(), "rpc::net::server: cannot listen on " + describe(where) + ": " +
+                                                   error_detail());
+        }
+    }
+
+    void set_handler(std::uint32_t index, handler_fn fn) { _handlers.at(index) = std::move(fn); }
+
+    std::size_t poll_once() {
+        _served = 0;
+        _worker->progress();
+        (void)_worker->take_accepted();  // a connection counts once it has said hello
+        for (endpoint_id id : _worker->take_failed()) {
+            _greeted.erase(id);
+        }
+        _live.store(_greeted.size(), std::memory_order_relaxed);
+        return _served;
+    }
+
+    void run(std::stop_token stop) {
+        while (!stop.stop_requested()) {
+            if (poll_once() == 0) _worker->wait(clock::now() + _options.housekeeping_interval);
+        }
+    }
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return _worker->port(); }
+    [[nodiscard]] std::size_t connections() const noexcept { return _live.load(std::memory_order_relaxed); }
+
+private:
+    std::string _service;
+    std::uint64_t _schema_hash;
+    std::vector<std::uint32_t> _argument_bytes;
+    std::vector<handler_fn> _handlers;
+    server_options _options;
+    std::unique_ptr<ucx::worker> _worker;
+    std::unordered_set<endpoint_id> _greeted;
+    std::size_t _served = 0;
+    std::atomic<std::size_t> _live{0};
+
+    void refuse(endpoint_id to, errc why, const std::string& text) {
+        const welcome w{net_magic, protocol_version, static_cast<std::uint32_t>(why)};
+        (void)_worker->send(to, am_welcome, bytes_of(w), std::as_bytes(std::span(text)));
+    }
+
+    void on_message(endpoint_id from, unsigned am, std::span<const std::byte> header, std::span<const std::byte> data) {
+        if (am == am_hello) {
+            on_hello(from, header);
+        } else if (am == am_request && _greeted.count(from) != 0) {
+            on_request(from, header, data);
+        } else {
+            _worker->close(from);  // a request before the handshake, or nonsense
+            _greeted.erase(from);
+        }
+    }
+
+    void on_hello(endpoint_id from, std::span<const std::byte> header) {
+        // The hello can be delivered in the same progress() as the connection itself,
+        // before take_accepted() lists it: any endpoint not yet greeted may say hello.
+        if (_greeted.count(from) != 0) {  // a second hello: nonsense
+            _worker->close(from);
+            _greeted.erase(from);
+            return;
+        }
+        if (_greeted.size() >= _options.max_connections) {
+            refuse(from, errc::rejected,
+                   "rpc::net: the server has its maximum of " + std::to_string(_options.max_connections) + " clients");
+            return;
+        }
+        hello h{};
+        if (!read_exact(header, h) || h.magic != net_magic) {
+            refuse(from, errc::bad_message, "rpc::net: the hello is malformed");
+            return;
+        }
+        if (h.version != protocol_version) {
+            refuse(from, errc::version_mismatch,
+                   "protocol version mismatch: client speaks " + std::to_string(h.version) + ", server speaks " +
+                       std::to_string(protocol_version));
+            return;
+        }
+        if (h.fingerprint != layout_fingerprint) {
+            refuse(from, errc::fingerprint_mismatch, "layout fingerprint mismatch between client and server builds");
+            return;
+        }
+        const std::string_view name(h.name, std::min<std::size_t>(h.name_length, max_service_name));
+        if (h.name_length > max_service_name || name != _service) {
+            refuse(from, errc::unknown_service,
+                   "unknown service '" + std::string(name) + "': this server offers '" + _service + "'");
+            return;
+        }
+        if (h.schema_hash != _schema_hash) {
+            refuse(from, errc::schema_mismatch, "schema hash mismatch for service '" + _service + "'");
+            return;
+        }
+        const welcome w{net_magic, protocol_version, 0};
+        if (_worker->send(from, am_welcome, bytes_of(w), {})) _greeted.insert(from);
+    }
+
+    void respond(endpoint_id to, std::uint64_t call_id, std::uint32_t code, std::span<const std::byte> data) {
+        const response_header h{call_id, code, static_cast<std::uint32_t>(data.size())};
+        (void)_worker->send(to, am_response, bytes_of(h), data);  // a dead client is noticed by take_failed
+    }
+
+    void on_request(endpoint_id from, std::span<const std::byte> header, std::span<const std::byte> data) {
+        request_header h{};
+        if (!read_exact(header, h) || h.length != data.size() || data.size() > _options.max_request_bytes) {
+            _worker->close(from);
+            _greeted.erase(from);
+            return;
+        }
+        ++_served;
+        auto error = [&](errc e, const std::string& text) {
+            const std::string t = text.substr(0, max_inline_payload);
+            respond(from, h.call_id, static_cast<std::uint32_t>(e), std::as_bytes(std::span(t)));
+        };
+        if (h.method >= _handlers.size() || !_handlers[h.method]) {
+            error(errc::unknown_method, "rpc::net: method " + std::to_string(h.method) + " has no handler");
+            return;
+        }
+        if (data.size() != _argument_bytes[h.method]) {
+            error(errc::bad_arguments, "rpc::net: method " + std::to_string(h.method) + " takes " +
+                                           std::to_string(_argument_bytes[h.method]) + " bytes of arguments, got " +
+                                           std::to_string(data.size()));
+            return;
+        }
+        alignas(64) std::byte args[max_inline_payload];
+        alignas(64) std::byte out[max_inline_payload];
+        if (!data.empty()) std::memcpy(args, data.data(), data.size());
+        try {
+            const std::uint32_t n = _handlers[h.method](args, out);
+            respond(from, h.call_id, 0, {out, n});
+        } catch (const std::exception& e) {
+            error(errc::handler_failed, e.what());
+        } catch (...) {
+            error(errc::handler_failed, "rpc::net: the handler threw a non-standard exception");
+        }
+    }
+};
+
+server_core_ptr make_server_core(const address& where, std::string_view service,
+                                                  std::uint64_t schema_hash, std::vector<std::uint32_t> argument_bytes,
+                                                  server_options options) {
+    server_core_ptr core(new net_server_core(service, schema_hash, std::move(argument_bytes), std::move(options)));
+    core->start(where);
+    return core;
+}
+void destroy(net_server_core* core) noexcept { delete core; }
+void set_handler(net_server_core& core, std::uint32_t index, handler_fn fn) { core.set_handler(index, std::move(fn)); }
+void run(net_server_core& core, std::stop_token stop) { core.run(std::move(stop)); }
+std::size_t poll_once(net_server_core& core) { return core.poll_once(); }
+std::uint16_t port(const net_server_core& core) noexcept { return core.port(); }
+std::size_t connections(const net_server_core& core) noexcept { return core.connections(); }
+
+// ---------------------------------------------------------------------------- client
+
+class net_client_core {
+public:
+    result<void> open(const address& where, std::string_view service, std::uint64_t schema_hash,
+                      const client_options& options) {
+        auto w = ucx::worker::create({am_welcome, am_response},
+                                     [this](endpoint_id from, unsigned am, std::span<const std::byte> header,
+                                            std::span<const std::byte> data) { on_message(from, am, header, data); });
+        if (!w) return w.error();
+        _worker = std::move(*w);
+        auto addr = resolve_address(where, false);
+        if (!addr) return addr.error();
+        auto ep = _worker->connect(addr->first, addr->second);
+        if (!ep) return ep.error();
+        _ep = *ep;
+        hello h{};
+        h.magic = net_magic;
+        h.version = protocol_version;
+        h.name_length = static_cast<std::uint32_t>(service.size());
+        h.fingerprint = layout_fingerprint;
+        h.schema_hash = schema_hash;
+        if (service.size() > max_service_name) {
+            throw std::invalid_argument("rpc::net: service names are at most 64 bytes");
+        }
+        std::memcpy(h.name, service.data(), service.size());
+        if (auto r = _worker->send(_ep, am_hello, bytes_of(h), {}); !r) return r.error();
+        const auto deadline = clock::now() + options.connect_timeout;
+        while (!_welcomed) {
+            _worker->progress();
+            if (!_refusal.empty() || !_worker->take_failed().empty()) break;
+            if (clock::now() >= deadline) {
+                return fail(keel::make_error_code(std::errc::timed_out),
+                            "rpc::net: no answer from " + describe(where) + " in time");
+            }
+            _worker->wait(std::min(deadline, clock::now() + std::chrono::milliseconds(1)));
+        }
+        if (_welcomed) return {};
+        if (!_refusal.empty()) return fail(_refusal_code, _refusal);
+        return fail(errc::peer_dead, "rpc::net: cannot connect to " + describe(where));
+    }
+
+    result<void> call(std::uint32_t method, const std::byte* args, std::uint32_t length, std::byte* out,
+                      std::uint32_t result_bytes, clock::time_point deadline) {
+        std::unique_lock lock(_lock);
+        if (_dead) return fail(errc::peer_dead, "rpc::net: the connection is dead");
+        const std::uint64_t id = _next_id++;
+        const request_header h{id, method, length};
+        if (auto r = _worker->send(_ep, am_request, bytes_of(h), {args, length}); !r) return r.error();
+        _waiting.emplace(id, response{});
+        for (;;) {
+            auto it = _waiting.find(id);
+            if (it->second.arrived) {
+                response r = std::move(it->second);
+                _waiting.erase(it);
+                return finish(id, r, out, result_bytes);
+            }
+            if (_dead) {
+                _waiting.erase(it);
+                return fail(errc::peer_dead, "rpc::net: the server died or the connection broke during call " +
+                                                 std::to_string(id));
+            }
+            if (clock::now() >= deadline) {
+                _waiting.erase(it);
+                return fail(keel::make_error_code(std::errc::timed_out),
+                            "rpc::net: no response to call " + std::to_string(id) + " in time");
+            }
+            if (!_worker->progress()) {
+                // Let other threads send (and progress) before this one sleeps.
+                lock.unlock();
+                std::this_thread::yield();
+                lock.lock();
+                if (_waiting.at(id).arrived || _dead) continue;
+                _worker->wait(std::min(deadline, clock::now() + std::chrono::milliseconds(1)));
+            }
+            for (endpoint_id failed : _worker->take_failed()) {
+                if (failed == _ep) _dead = true;
+            }
+        }
+    }
+
+private:
+    struct response {
+        bool arrived = false;
+        std::uint32_t code = 0;
+        std::vector<std::byte> data;
+    };
+
+    std::mutex _lock;
+    std::unique_ptr<ucx::worker> _worker;
+    endpoint_id _ep = 0;
+    bool _welcomed = false;
+    bool _dead = false;
+    errc _refusal_code = errc::rejected;
+    std::string _refusal;
+    std::uint64_t _next_id = 1;
+    std::map<std::uint64_t, response> _waiting;
+
+    void on_message(endpoint_id, unsigned am, std::span<const std::byte> header, std::span<const std::byte> data) {
+        if (am == am_welcome) {
+            welcome w{};
+            if (!read_exact(header, w) || w.magic != net_magic) {
+                _refusal_code = errc::bad_message;
+                _refusal = "rpc::net: the server's answer is malformed";
+            } else if (w.status == 0) {
+                _welcomed = true;
+            } else {
+                _refusal_code = static_cast<errc>(w.status);
+                _refusal.assign(reinterpret_cast<const char*>(data.data()), std::min<std::size_t>(data.size(), 512));
+                if (_refusal.empty()) _refusal = "rpc::net: the server refused the connection";
+            }
+            return;
+        }
+        response_header h{};
+        if (am != am_response || !read_exact(header, h) || h.length != data.size()) {
+            _dead = true;  // the server speaks nonsense: nothing it says can be trusted now
+            return;
+        }
+        const auto it = _waiting.find(h.call_id);
+        if (it == _waiting.end()) return;  // a call that timed out
+        it->second.arrived = true;
+        it->second.code = h.code;
+        it->second.data.assign(data.begin(), data.end());
+    }
+
+    result<void> finish(std::uint64_t id, const response& r, std::byte* out, std::uint32_t result_bytes) {
+        if (r.code == 0) {
+            if (r.data.size() != result_bytes) {
+                _dead = true;
+                return fail(errc::channel_corrupt, "rpc::net: the result of call " + std::to_string(id) + " has " +
+                                                       std::to_string(r.data.size()) + " bytes, expected " +
+                                                       std::to_string(result_bytes));
+            }
+            if (result_bytes != 0) std::memcpy(out, r.data.data(), result_bytes);
+            return {};
+        }
+        const std::string text(reinterpret_cast<const char*>(r.data.data()), r.data.size());
+        switch (static_cast<errc>(r.code)) {
+        case errc::handler_failed:
+        case errc::unknown_method:
+        case errc::bad_arguments: return fail(static_cast<errc>(r.code), text);
+        default: break;
+        }
+        _dead = true;
+        return fail(errc::channel_corrupt, "rpc::net: response status " + std::to_string(r.code) + " is not known");
+    }
+};
+
+result<client_core_ptr> connect_core(const address& where, std::string_view service,
+                                                      std::uint64_t schema_hash, const client_options& options) {
+    client_core_ptr core(new net_client_core());
+    if (auto r = core->open(where, service, schema_hash, options); !r) return r.error();
+    return core;
+}
+void destroy(net_client_core* core) noexcept { delete core; }
+result<void> call(net_client_core& core, std::uint32_t method, const std::byte* args, std::uint32_t length,
+                  std::byte* out, std::uint32_t result_bytes, clock::time_point deadline) {
+    return core.call(method, args, length, out, result_bytes, deadline);
+}
+
+}  // namespace keel::rpc::net::detail

@@ -410,6 +410,9 @@ graph graph_builder::build() const {
     state->start = _state->start;
     state->loops = _state->loops;
     validate(*state);
+    const auto& o = state->options;
+    state->learned_depth.store(o.depth ? *o.depth : std::min(o.adaptive.initial, o.adaptive.max),
+                               std::memory_order_relaxed);
     return graph(std::move(state));
 }
 
@@ -482,14 +485,16 @@ graph_counters graph::counters() const noexcept {
     constexpr auto r = std::memory_order_relaxed;
     return graph_counters{g.hits.load(r),   g.misses.load(r),          g.mismatches.load(r),
                           g.cancelled.load(r), g.wasted_bytes.load(r), g.scopes.load(r),
-                          g.passthrough_calls.load(r), g.generator_errors.load(r)};
+                          g.passthrough_calls.load(r), g.generator_errors.load(r),
+                          g.learned_depth.load(r),     g.probes.load(r),
+                          g.probes_cached.load(r)};
 }
 
 void graph::reset_counters() noexcept {
     auto& g = *_state;
     constexpr auto r = std::memory_order_relaxed;
     for (auto* c : {&g.hits, &g.misses, &g.mismatches, &g.cancelled, &g.wasted_bytes, &g.scopes,
-                    &g.passthrough_calls, &g.generator_errors}) {
+                    &g.passthrough_calls, &g.generator_errors, &g.probes, &g.probes_cached}) {
         c->store(0, r);
     }
 }

@@ -3,9 +3,11 @@
 #include "internal.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,6 +110,9 @@ struct instance {
     std::uint64_t user_data = 0;
     off_t saved_pos = -1;               // getdents64: the directory position before it
     bool cancel_requested = false;
+    bool probed = false;                // the adaptive depth already took its signal
+    bool probe_checked = false;         // asked probe_due() for this metadata call
+    bool timed_probe = false;           // not pre-issued: the program's call is timed instead
 };
 
 // The latest consumed result of a node, for later generators.
@@ -278,12 +283,65 @@ constexpr bool transient(op_kind op, std::int64_t r) noexcept {
     return r == -EINTR || r == -EAGAIN || r == -ECANCELED || (op == op_kind::openat && r == -ENXIO);
 }
 
+// What a cache probe found.
+enum class probe_result : std::uint8_t { cached, cold, unknown };
+
+// Calls whose cache state only a timed synchronous call can tell (no RWF_NOWAIT for them).
+constexpr bool metadata_call(op_kind k) noexcept {
+    return k == op_kind::openat || k == op_kind::fstat || k == op_kind::fstatat || k == op_kind::statx ||
+           k == op_kind::getdents64;
+}
+
+// Whether every page of [offset, offset + length) of fd is in the page cache, by mapping
+// the range and asking mincore (for file systems that refuse RWF_NOWAIT). At most the
+// first 1 MiB is looked at.
+probe_result resident(int fd, std::uint64_t offset, std::size_t length) noexcept {
+    static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    constexpr std::size_t most = 256;
+    if (length == 0 || offset > static_cast<std::uint64_t>(INT64_MAX) / 2) return probe_result::unknown;
+    const std::uint64_t start = offset - offset % page;
+    std::uint64_t pages = (offset + length - start + page - 1) / page;
+    pages = std::min<std::uint64_t>(pages, most);
+    const std::size_t map_length = static_cast<std::size_t>(pages * page);
+    void* p = ::mmap(nullptr, map_length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
+    if (p == MAP_FAILED) return probe_result::unknown;
+    unsigned char vec[most];
+    probe_result r = probe_result::unknown;
+    if (::mincore(p, map_length, vec) == 0) {
+        r = probe_result::cached;
+        for (std::uint64_t i = 0; i < pages; ++i) {
+            if ((vec[i] & 1U) == 0) r = probe_result::cold;
+        }
+    }
+    ::munmap(p, map_length);
+    return r;
+}
+
+// Reads with RWF_NOWAIT: a read that succeeds in full without blocking found its data
+// cached, and its bytes are exactly what pread would return. `*out` gets the byte count
+// only then (a short read could be a partly cached range, not the call's result).
+probe_result probe_read(int fd, void* buffer, std::size_t length, std::uint64_t offset, std::int64_t* out) noexcept {
+    const int saved = errno;
+    struct iovec v {buffer, length};
+    const ssize_t r = ::preadv2(fd, &v, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+    const int e = errno;
+    errno = saved;
+    if (r >= 0 && static_cast<std::size_t>(r) == length && length > 0) {
+        *out = r;
+        return probe_result::cached;
+    }
+    if (r < 0 && e == EAGAIN) return probe_result::cold;
+    if (r < 0 && e == EOPNOTSUPP) return resident(fd, offset, length);
+    return probe_result::unknown;  // short (end of file, partly cached), or an error the call will see
+}
+
 }  // namespace
 
 struct scope_state {
     std::shared_ptr<graph_state> g;
     engine* eng = nullptr;
-    unsigned depth = 0;
+    unsigned fixed_depth = 0;
+    std::optional<depth_controller> adaptive;  // unset: fixed_depth
     fd_checks checks = fd_checks::verify;
     bool active = false;       // holds the engine and matches calls against the graph
     bool passthrough = false;  // a mismatch ended speculation
@@ -302,8 +360,16 @@ struct scope_state {
     std::vector<instance*> requesters;
 
     scope_state(const graph& graph, engine* e, scope_options options, std::initializer_list<int> pinned)
-        : g(graph._state), eng(e), depth(options.depth.value_or(graph._state->options.depth)), checks(options.checks) {
+        : g(graph._state), eng(e), checks(options.checks) {
         local.scopes = 1;
+        const graph_options& go = g->options;
+        if (options.depth) {
+            fixed_depth = *options.depth;
+        } else if (go.depth) {
+            fixed_depth = *go.depth;
+        } else {
+            adaptive.emplace(go.adaptive, g->learned_depth.load(std::memory_order_relaxed));
+        }
         last.resize(g->nodes.size());
         tail.node = g->start;
         tail.loops.assign(g->loops, 0);
@@ -335,6 +401,9 @@ struct scope_state {
         g->scopes.fetch_add(local.scopes, r);
         g->passthrough_calls.fetch_add(local.passthrough_calls, r);
         g->generator_errors.fetch_add(local.generator_errors, r);
+        g->probes.fetch_add(local.probes, r);
+        g->probes_cached.fetch_add(local.probes_cached, r);
+        if (adaptive && active) g->learned_depth.store(adaptive->depth(), r);
         if (active) {
             if (mismatched) {
                 const unsigned streak = g->mismatch_streak.fetch_add(1, r) + 1;
@@ -350,6 +419,18 @@ struct scope_state {
     scope_state& operator=(const scope_state&) = delete;
 
     [[nodiscard]] bool speculating() const noexcept { return active && !passthrough; }
+    [[nodiscard]] unsigned depth() const noexcept { return adaptive ? adaptive->depth() : fixed_depth; }
+
+    // A probe's finding, fed to the adaptive depth.
+    void signal(probe_result p) noexcept {
+        ++local.probes;
+        if (p == probe_result::cached) {
+            ++local.probes_cached;
+            adaptive->cached();
+        } else if (p == probe_result::cold) {
+            adaptive->paid();
+        }
+    }
     [[nodiscard]] const node_def& node_of(const instance& in) const noexcept { return g->nodes[in.node]; }
 
     // ---- results for generators -------------------------------------------------
@@ -456,6 +537,9 @@ struct scope_state {
         in->user_data = 0;
         in->saved_pos = -1;
         in->cancel_requested = false;
+        in->probed = false;
+        in->probe_checked = false;
+        in->timed_probe = false;
         free_list.push_back(in);
     }
 
@@ -500,7 +584,7 @@ struct scope_state {
     }
 
     void extend() {
-        while (path.size() < depth && step()) {
+        while (path.size() < depth() && step()) {
         }
     }
 
@@ -574,6 +658,19 @@ struct scope_state {
                 const auto& a = std::get<pread_args>(in.args);
                 if (a.offset > static_cast<std::uint64_t>(INT64_MAX)) return false;
                 if (!eng->_io.supports(kp::io_op::pread) || !in.buf.acquire(budget, a.length)) return false;
+                if (adaptive && adaptive->probe_due()) {
+                    // Cached data is read here at once (no engine round trip) and the
+                    // depth drops; data not cached is pre-issued and the depth grows.
+                    std::int64_t n = 0;
+                    const probe_result p = probe_read(a.fd, in.buf.data(), a.length, a.offset, &n);
+                    signal(p);
+                    in.probed = p != probe_result::unknown;
+                    if (p == probe_result::cached && n > 0) {
+                        in.result = n;
+                        in.state = inst_state::done;
+                        return false;
+                    }
+                }
                 q = kp::io_request::pread(a.fd, in.buf.data(), a.length, a.offset, ud);
                 break;
             }
@@ -623,8 +720,17 @@ struct scope_state {
             instance& in = *path[k];
             if (in.state == inst_state::pending) evaluate(in, k);
             if (!issuable(k)) continue;
+            if (adaptive && metadata_call(in.op)) {
+                // One metadata call in probe_interval is left to the program and timed.
+                if (!in.probe_checked) {
+                    in.probe_checked = true;
+                    in.timed_probe = adaptive->probe_due();
+                }
+                if (in.timed_probe) continue;
+            }
             kp::io_request q;
             if (!prepare(in, q)) {
+                if (in.state == inst_state::done) continue;  // read at once by a cache probe
                 if (in.op != op_kind::pwrite) in.buf.reset();
                 in.saved_pos = -1;
                 continue;
@@ -946,11 +1052,13 @@ struct scope_state {
 
         std::int64_t r = 0;
         bool hit = false;
+        bool waited = false;
         if (c.op == op_kind::getdents64 && !(in->state == inst_state::done && !transient(in->op, in->result))) {
             quiesce();
         }
         if (in->state == inst_state::in_flight || in->state == inst_state::done) {
             if (in->state == inst_state::in_flight) {
+                waited = true;
                 issue();  // let later calls start while this one finishes
                 wait(in, true);
             }
@@ -962,8 +1070,37 @@ struct scope_state {
                 r = deliver(*in, c);
                 hit = true;
             }
+        } else if (adaptive && c.op == op_kind::pread && !in->probed && adaptive->depth() == 0 &&
+                   adaptive->probe_due()) {
+            // At depth zero the program's own read is the probe: cached, it is the call's
+            // result; not cached, the depth comes back and the call runs as asked.
+            std::int64_t n = 0;
+            const probe_result p = probe_read(c.fd, c.out, c.length, c.offset, &n);
+            signal(p);
+            in->probed = p != probe_result::unknown;
+            r = p == probe_result::cached && n > 0 ? n : real_call(c);
+        } else if (adaptive && metadata_call(c.op) &&
+                   (in->timed_probe || (adaptive->depth() == 0 && adaptive->probe_due()))) {
+            // A metadata call that answers within metadata_cached_ns found its inodes and
+            // dentries cached (a device read takes far longer).
+            const auto t0 = std::chrono::steady_clock::now();
+            r = real_call(c);
+            const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+            signal(static_cast<std::uint64_t>(ns.count()) <= adaptive->options().metadata_cached_ns ? probe_result::cached
+                                                                                                  : probe_result::cold);
+            in->probed = true;
         } else {
             r = real_call(c);
+        }
+        if (adaptive && !in->probed) {
+            // The program waited for a pre-issued read: speculation hid latency and more
+            // depth would hide more. Otherwise (ready in time, a miss, or a metadata call,
+            // which io_uring always hands to a worker, cached or not) no gain showed.
+            if (hit && waited && !metadata_call(in->op)) {
+                adaptive->paid();
+            } else {
+                adaptive->unpaid();
+            }
         }
         consume(in, c, r, hit);
         try {
@@ -1130,7 +1267,11 @@ ssize_t scope::getdents64(int fd, void* buffer, std::size_t length) noexcept {
     return static_cast<ssize_t>(_state->run(c));
 }
 
-scope_counters scope::counters() const noexcept { return _state->local; }
+scope_counters scope::counters() const noexcept {
+    scope_counters c = _state->local;
+    c.depth = _state->depth();
+    return c;
+}
 
 bool scope::passthrough() const noexcept { return _state->passthrough; }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <keel/iospec/adaptive.hpp>
 #include <keel/iospec/detail/erased.hpp>
 #include <keel/iospec/ops.hpp>
 
@@ -106,12 +107,16 @@ struct loop_options {
 
 /// Per-graph settings.
 struct graph_options {
-    /// Pre-issue depth: node instances a scope keeps ahead of the program (0 = match
-    /// and count only, pre-issue nothing). Fixed in this version.
-    unsigned depth = 8;
+    /// A fixed pre-issue depth: node instances a scope keeps ahead of the program (0 =
+    /// match and count only, pre-issue nothing). Unset (the default): the depth adapts
+    /// at run time as `adaptive` says, and the depth learned carries over between the
+    /// graph's scopes.
+    std::optional<unsigned> depth;
     /// A graph whose scopes mismatch this many times in a row is disabled (its scopes
     /// pass every call through); 0 = never disable.
     unsigned disable_after = 4;
+    /// The adaptive depth's settings (used when `depth` is unset).
+    adaptive_options adaptive{};
 };
 
 /// What a graph's scopes did, summed over all of them.
@@ -123,6 +128,8 @@ struct graph_options {
 ///  - wasted_bytes: bytes pre-issued reads transferred that no call used.
 ///  - scopes: scopes opened; passthrough_calls: calls made after a mismatch or while the
 ///    graph was disabled; generator_errors: generators or decisions that threw.
+///  - depth: the pre-issue depth now (the adaptive depth learned so far, or the fixed
+///    one); probes: reads probed for being cached, probes_cached: those found cached.
 struct graph_counters {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
@@ -132,6 +139,9 @@ struct graph_counters {
     std::uint64_t scopes = 0;
     std::uint64_t passthrough_calls = 0;
     std::uint64_t generator_errors = 0;
+    std::uint64_t depth = 0;
+    std::uint64_t probes = 0;
+    std::uint64_t probes_cached = 0;
 };
 
 /// What a generator (or a branch/loop decision) may look at: the loop iterations at its

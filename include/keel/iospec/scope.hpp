@@ -25,7 +25,8 @@ enum class fd_checks : std::uint8_t { verify, trust_caller };
 
 /// Per-scope settings.
 struct scope_options {
-    /// Overrides graph_options::depth for this scope.
+    /// A fixed pre-issue depth for this scope (overrides graph_options::depth and turns
+    /// the adaptive depth off).
     std::optional<unsigned> depth;
     fd_checks checks = fd_checks::verify;
 };

@@ -111,7 +111,7 @@ TEST_CASE("errors come back exactly: EISDIR, EBADF, ENOENT, EINVAL", "[iospec][s
         const int dfd = open_or_throw(dir.path.string(), O_RDONLY | O_DIRECTORY);
         const int wfd = open_or_throw(dir.file("w"), O_WRONLY);
         for (int fd : {dfd, wfd}) {
-            auto g = read_loop_graph(fd, block, 8);
+            auto g = read_loop_graph(fd, block, 8, {.depth = 8});
             call_log raw_log, spec_log;
             raw_io raw;
             (void)read_loop(raw, fd, block, raw_log);
@@ -127,7 +127,7 @@ TEST_CASE("errors come back exactly: EISDIR, EBADF, ENOENT, EINVAL", "[iospec][s
             CHECK(g.counters().hits == 1);  // the error itself came from the pre-issued read
         }
         // openat of a missing file, and a negative offset (the platform refuses to issue it).
-        is::graph_builder b("missing");
+        is::graph_builder b("missing", {.depth = 8});
         auto open = b.openat("open", [&](const is::context&) -> std::optional<is::openat_args> {
             return is::openat_args{AT_FDCWD, dir.file("absent"), O_RDONLY | O_CLOEXEC, 0};
         });
@@ -159,7 +159,7 @@ TEST_CASE("errno is left alone by successful calls", "[iospec][scope]") {
     write_file(dir.file("f"), random_bytes(rng, 3 * block));
     const int fd = open_or_throw(dir.file("f"), O_RDONLY);
     auto e = engines().front().make();
-    auto g = read_loop_graph(fd, block, 8);
+    auto g = read_loop_graph(fd, block, 8, {.depth = 8});
     is::scope s(g, *e, {fd});
     std::vector<unsigned char> buf(block);
     errno = 12345;
@@ -205,7 +205,7 @@ TEST_CASE("early exit after a speculative openat closes the descriptor it opened
         auto e = choice.make();
         INFO("engine " << choice.label);
         // open a (certain: the start node) --> read --> close; the program only opens.
-        is::graph_builder b("open-read-close");
+        is::graph_builder b("open-read-close", {.depth = 8});
         const std::string path = dir.file("a");
         auto open = b.openat("open", [path](const is::context&) -> std::optional<is::openat_args> {
             return is::openat_args{AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0};
@@ -262,7 +262,7 @@ TEST_CASE("a blocking speculative call is cancelled on early exit (io_uring)", "
     keel::test::temp_dir dir;
     const std::string fifo = dir.file("fifo");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-    is::graph_builder b("fifo");
+    is::graph_builder b("fifo", {.depth = 8});
     auto open = b.openat(
         "open", [fifo](const is::context&) -> std::optional<is::openat_args> {
             return is::openat_args{AT_FDCWD, fifo, O_RDONLY | O_CREAT | O_CLOEXEC, 0600};
@@ -343,7 +343,7 @@ TEST_CASE("calls beyond the graph's end or of another kind are mismatches, with 
     write_file(dir.file("f"), {9, 8, 7});
     const int fd = open_or_throw(dir.file("f"), O_RDONLY);
     auto e = engines().front().make();
-    auto g = read_loop_graph(fd, 3, 1);  // at most 2 reads of 3 bytes
+    auto g = read_loop_graph(fd, 3, 1, {.depth = 8});  // at most 2 reads of 3 bytes
     {
         is::scope s(g, *e, {fd});
         struct ::stat st {};
@@ -376,7 +376,7 @@ TEST_CASE("a descriptor closed through the scope and reused never yields the old
         INFO("engine " << choice.label);
         // open a --> read --> close --> read again on the same number (the graph's guess).
         const std::string a = dir.file("a");
-        is::graph_builder gb("reuse");
+        is::graph_builder gb("reuse", {.depth = 8});
         auto open = gb.openat("open", [a](const is::context&) -> std::optional<is::openat_args> {
             return is::openat_args{AT_FDCWD, a, O_RDONLY | O_CLOEXEC, 0};
         });
@@ -529,7 +529,7 @@ TEST_CASE("a busy engine or a disabled graph passes calls through", "[iospec][sc
     write_file(dir.file("f"), std::vector<unsigned char>(100, 7));
     const int fd = open_or_throw(dir.file("f"), O_RDONLY);
     auto e = engines().front().make();
-    auto g = read_loop_graph(fd, 64, 8);
+    auto g = read_loop_graph(fd, 64, 8, {.depth = 8});
     is::scope outer(g, *e, {fd});
     CHECK(e->busy());
     {
@@ -551,7 +551,7 @@ TEST_CASE("statx, fstat and fstatat nodes deliver what the calls would", "[iospe
         INFO("engine " << choice.label);
         const int dfd = open_or_throw(dir.path.string(), O_RDONLY | O_DIRECTORY);
         const int fd = open_or_throw(dir.file("f"), O_RDONLY);
-        is::graph_builder b("stats");
+        is::graph_builder b("stats", {.depth = 8});
         auto sx = b.statx("sx", [dfd](const is::context&) -> std::optional<is::statx_args> {
             return is::statx_args{dfd, "f", AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME};
         });

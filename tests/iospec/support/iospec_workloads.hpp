@@ -149,6 +149,8 @@ inline int open_or_throw(const std::string& path, int flags) {
 // ---- read loop: pread fixed-size blocks until a short read, EOF or an error --------------------
 
 /// The graph: read --> more? (repeat: read; exit: end). Epoch i reads block i.
+/// Default options give the adaptive depth, which drops to 0 on the (cached) test files:
+/// tests of pre-issuing itself pass a fixed depth ({.depth = 8}, slice 1's default).
 /// `wrong_at` (for mismatch injection) makes the graph predict a wrong offset in that epoch.
 inline is::graph read_loop_graph(int fd, std::size_t block, std::uint64_t max_blocks, is::graph_options options = {},
                                  std::uint64_t wrong_at = UINT64_MAX) {

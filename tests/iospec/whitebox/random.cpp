@@ -200,7 +200,15 @@ void run_program(IO& io, const program& p, const environment& env, call_log& log
 
 // The graph describing `p` on `env`.
 is::graph make_graph(const program& p, const environment& env) {
-    is::graph_builder g("random", {.depth = p.depth, .disable_after = 0});
+    // Depths 4, 8 and 12 run adaptive (starting there, probing often) instead of fixed.
+    is::graph_options options{.depth = p.depth, .disable_after = 0};
+    if (p.depth % 4 == 0) {
+        options.depth.reset();
+        options.adaptive.initial = p.depth;
+        options.adaptive.probe_interval = 1 + p.depth % 3;
+        options.adaptive.decay_interval = 2;
+    }
+    is::graph_builder g("random", options);
     std::vector<is::node_ref> pending;  // edges still to be pointed at the next block
     is::edge_kind pending_kind = is::edge_kind::must;
     std::optional<is::node<is::pread_op>> previous_read;

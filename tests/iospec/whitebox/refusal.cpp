@@ -32,7 +32,7 @@ std::string differential(is::engine& e) {
     call_log raw_log, spec_log;
     raw_io raw;
     (void)read_loop(raw, fd, 4096, raw_log);
-    auto g = read_loop_graph(fd, 4096, 64);
+    auto g = read_loop_graph(fd, 4096, 64, {.depth = 8});
     {
         is::scope s(g, e, {fd});
         scope_io io{s};
@@ -47,7 +47,7 @@ std::string differential(is::engine& e) {
     call_log du_raw, du_spec;
     is::graph_counters c;
     const auto want = du(dir.file("tree"), 1024, du_raw, nullptr);
-    if (du(dir.file("tree"), 1024, du_spec, &e, {}, &c) != want) return "du: wrong total";
+    if (du(dir.file("tree"), 1024, du_spec, &e, {.depth = 8}, &c) != want) return "du: wrong total";
     if (du_spec.lines != du_raw.lines) return "du: logs differ";
     if (c.hits == 0) return "du: no hit";
     if (c.mismatches != 0) return "du: mismatches";
@@ -171,7 +171,7 @@ TEST_CASE("a transient failure counts as a miss, not a hit", "[iospec][whitebox]
     write_file(dir.file("f"), std::vector<unsigned char>(4 * 4096, 3));
     const int fd = open_or_throw(dir.file("f"), O_RDONLY);
     is::engine e(kp::any_io_engine(flaky_engine({EINTR}), "test"));  // every pre-issue fails
-    auto g = read_loop_graph(fd, 4096, 16);
+    auto g = read_loop_graph(fd, 4096, 16, {.depth = 8});
     call_log log;
     {
         is::scope s(g, e, {fd});

@@ -5,8 +5,8 @@ set(KEEL_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/keel"
     CACHE STRING "Where keel's CMake package files are installed")
 
 # Every installed library target, in dependency order.
-set(KEEL_COMPONENTS platform sync alloc trust iospec rpc)
-set(_keel_installed_targets keel_platform keel_sync keel_alloc keel_trust keel_iospec keel_rpc)
+set(KEEL_COMPONENTS platform sync alloc trust iospec rpc sched)
+set(_keel_installed_targets keel_platform keel_sync keel_alloc keel_trust keel_iospec keel_rpc keel_sched)
 if(KEEL_WITH_UCX)
     list(APPEND KEEL_COMPONENTS rpc_net)
     list(APPEND _keel_installed_targets keel_rpc_net)

@@ -132,6 +132,10 @@ class KeelConan(ConanFile):
         rpc.libs = ["keel_rpc"]
         rpc.requires = ["alloc", "sync", "platform"]
 
+        sched = self.cpp_info.components["sched"]
+        sched.set_property("cmake_target_name", "keel::sched")
+        sched.libs = ["keel_sched"]
+
         if self.options.with_ucx:
             rpc_net = self.cpp_info.components["rpc_net"]
             rpc_net.set_property("cmake_target_name", "keel::rpc_net")
@@ -141,4 +145,4 @@ class KeelConan(ConanFile):
 
         umbrella = self.cpp_info.components["keel"]
         umbrella.set_property("cmake_target_name", "keel::keel")
-        umbrella.requires = ["platform", "sync", "alloc", "trust", "iospec", "rpc"]
+        umbrella.requires = ["platform", "sync", "alloc", "trust", "iospec", "rpc", "sched"]

@@ -10,3 +10,4 @@
 #include <keel/trust.hpp>
 #include <keel/iospec.hpp>
 #include <keel/rpc.hpp>
+#include <keel/sched.hpp>

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,10 +108,12 @@ std::byte* reserve(std::size_t size) noexcept {
 
 // Moves the whole mapping [from, from + size) to `to` (replacing what is there):
 // the writable mapping an owner made before sealing keeps its write permission.
+// The system call itself, not libc's mremap: memory hooks that interpose mremap (UCX's
+// libucm, loaded with keel::rpc_net) may drop the variadic new address of MREMAP_FIXED.
 bool move_mapping(std::byte* from, std::size_t size, std::byte* to) noexcept {
     if (from == to) return true;
-    void* p = ::mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-    return p != MAP_FAILED;
+    const long p = ::syscall(SYS_mremap, from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    return p != -1 && reinterpret_cast<std::byte*>(p) == to;
 }
 
 }  // namespace

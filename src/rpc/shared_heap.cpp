@@ -64,6 +64,8 @@ struct shared_heap::impl {
     std::uint64_t* drained_word = nullptr;          // own header
     std::atomic<std::uint64_t> drained{0};          // written under lock; read without it for the quick check
 
+    std::atomic<std::uint64_t> high_water{0};  // end of the highest block ever allocated, from heap_begin
+
     std::uint64_t given_back = 0;
     std::uint64_t refused = 0;
     std::uint64_t released = 0;
@@ -97,7 +99,10 @@ struct shared_heap::impl {
         // no size from the caller and the heap's counters stay exact.
         const std::size_t usable = alloc::tlsf_heap::block_size_of(p) - used_overhead;
         if (usable != bytes) (void)heap.try_resize(p, bytes, usable, align);
-        set_live(static_cast<std::size_t>(static_cast<std::byte*>(p) - heap_begin) / granule);
+        const auto start = static_cast<std::size_t>(static_cast<std::byte*>(p) - heap_begin);
+        set_live(start / granule);
+        const std::uint64_t end = std::min<std::uint64_t>(start + usable, granules * granule);
+        if (end > high_water.load(std::memory_order_relaxed)) high_water.store(end, std::memory_order_relaxed);
         return p;
     }
 };
@@ -136,6 +141,8 @@ shared_heap::shared_heap(const shared_space& space) {
 }
 
 shared_heap::~shared_heap() = default;
+
+std::uint64_t shared_heap::used_extent() const noexcept { return _impl->high_water.load(std::memory_order_relaxed); }
 
 void* shared_heap::allocate_bytes(std::size_t bytes, std::size_t align) noexcept {
     impl& m = *_impl;

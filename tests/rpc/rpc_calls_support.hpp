@@ -34,27 +34,27 @@ using connections = rpc::method<"connections", std::uint64_t()>;
 using hang = rpc::method<"hang", void()>;  // never returns (for crash tests)
 using test_service = rpc::service<"calls", noop, add, echo64, sum_array, fail, unhandled, connections, hang>;
 
-/// Registers the handlers of test_service (all but `unhandled`). `on_hang` runs in the
-/// hang handler before it sleeps forever.
-template <class OnHang>
-void register_handlers(rpc::server<test_service>& srv, OnHang on_hang) {
-    srv.handle<noop>([] {});
-    srv.handle<add>([](std::uint64_t a, std::uint32_t b) { return a + b; });
-    srv.handle<echo64>([](const blob64& b) {
+/// Registers the handlers of test_service (all but `unhandled`) on an rpc::server or
+/// an rpc::net::server. `on_hang` runs in the hang handler before it sleeps forever.
+template <class Server, class OnHang>
+void register_handlers(Server& srv, OnHang on_hang) {
+    srv.template handle<noop>([] {});
+    srv.template handle<add>([](std::uint64_t a, std::uint32_t b) { return a + b; });
+    srv.template handle<echo64>([](const blob64& b) {
         blob64 r = b;
         for (auto& x : r.bytes) x = static_cast<std::uint8_t>(x + 1);
         return r;
     });
-    srv.handle<sum_array>([](rpc::call_context& ctx, rpc::shm_ptr<std::uint64_t> p, std::uint32_t n) {
+    srv.template handle<sum_array>([](rpc::call_context& ctx, rpc::shm_ptr<std::uint64_t> p, std::uint32_t n) {
         auto a = ctx.resolve(p, n);
         if (!a) throw std::runtime_error("bad array: " + a.error().message());
         std::uint64_t s = 0;
         for (std::uint32_t i = 0; i < n; ++i) s += (*a)[i];
         return s;
     });
-    srv.handle<fail>([](std::int32_t code) { throw std::runtime_error("failing on purpose: " + std::to_string(code)); });
-    srv.handle<connections>([&srv] { return static_cast<std::uint64_t>(srv.connections()); });
-    srv.handle<hang>([on_hang] {
+    srv.template handle<fail>([](std::int32_t code) { throw std::runtime_error("failing on purpose: " + std::to_string(code)); });
+    srv.template handle<connections>([&srv] { return static_cast<std::uint64_t>(srv.connections()); });
+    srv.template handle<hang>([on_hang] {
         on_hang();
         for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
     });

@@ -8,7 +8,9 @@
 #include <keel/rpc/channel.hpp>
 #include <keel/rpc/error.hpp>
 #include <keel/rpc/method.hpp>
+#include <keel/rpc/segment.hpp>
 #include <keel/rpc/server.hpp>
+#include <keel/rpc/shared_heap.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -17,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -40,56 +43,49 @@ struct server_options {
     /// Connections beyond this are closed as they arrive.
     std::size_t max_connections = 64;
     /// The largest request accepted (arguments plus shipped heap chunks); a bigger one
-    /// is answered with errc::bad_arguments and dropped.
+    /// closes the connection (the client's calls fail with peer_dead).
     std::size_t max_request_bytes = std::size_t{64} << 20;
+    /// The largest client heap accepted at the handshake (errc::rejected otherwise).
+    std::size_t max_client_arena_bytes = std::size_t{1} << 30;
+    /// Bytes of the server's own arena per connection (call_context::heap(): scratch
+    /// for handlers; results travel as values).
+    std::size_t arena_bytes = min_arena_bytes;
 };
 
 /// How a network client connects. Plain data.
 struct client_options {
     /// How long connect() waits for the server's handshake answer.
     std::chrono::milliseconds connect_timeout{5000};
+    /// Bytes of the client's heap for shm_ptr arguments (client::heap()): a private
+    /// arena laid out as a shared-memory connection's, so offsets (and offset_ptr
+    /// links inside it) mean the same on the server once shipped. 0: no heap (calls
+    /// that pass shm_ptrs fail with errc::bad_arguments). Reserved address space; pages
+    /// are allocated when touched.
+    std::size_t arena_bytes = default_arena_bytes;
 };
 
 namespace detail {
 
-/// A type-erased network handler: decodes `args` (length-checked), runs the user's
-/// callable, writes the result into `out` (max_inline_payload bytes, 64-aligned) and
-/// returns its length. Exceptions pass through to the serve loop (handler_failed).
-using handler_fn = std::function<std::uint32_t(const std::byte* args, std::byte* out)>;
-
+/// Network handlers are the shared-memory ones (rpc::detail::handler_maker): f(args...)
+/// or f(call_context&, args...). Results travel as values only.
 template <class Signature>
-struct handler_maker;
+struct net_handler_maker;
 template <class R, class... Args>
-struct handler_maker<R(Args...)> {
-    static_assert(!(rpc::detail::is_shm_ptr_v<Args> || ...) && !rpc::detail::is_shm_ptr_v<R>,
-                  "keel::rpc::net: shm_ptr arguments and results need the heap-chunk shipping of a later "
-                  "slice; this slice carries values only");
+struct net_handler_maker<R(Args...)> {
+    static_assert(!rpc::detail::is_shm_ptr_v<R>,
+                  "keel::rpc::net: a shm_ptr result would need the server's heap shipped back; return values "
+                  "(shm_ptr arguments are shipped, see net::client::heap)");
     template <class Method, class F>
-    static handler_fn make(F&& f) {
-        static_assert(std::is_invocable_v<F&, const Args&...>,
-                      "keel::rpc::net::server::handle: the handler must be callable as f(args...) with the "
-                      "method's arguments (call_context comes with the heap-chunk shipping of a later slice)");
-        return [fn = std::forward<F>(f)](const std::byte* args, std::byte* out) mutable -> std::uint32_t {
-            return invoke<Method>(fn, args, out, std::index_sequence_for<Args...>{});
-        };
-    }
-
-private:
-    template <class Method, class F, std::size_t... I>
-    static std::uint32_t invoke(F& f, [[maybe_unused]] const std::byte* args, [[maybe_unused]] std::byte* out,
-                                std::index_sequence<I...>) {
-        // The argument bytes were memcpy'd into a 64-aligned buffer: for trivially
-        // copyable types that creates the objects, which we now name.
-        if constexpr (std::is_void_v<R>) {
-            std::invoke(f, *std::launder(reinterpret_cast<const Args*>(args + Method::offsets[I]))...);
-            return 0;
-        } else {
-            const R r = std::invoke(f, *std::launder(reinterpret_cast<const Args*>(args + Method::offsets[I]))...);
-            std::memcpy(out, &r, sizeof(R));
-            return static_cast<std::uint32_t>(sizeof(R));
-        }
+    static rpc::detail::handler_fn make(F&& f) {
+        return rpc::detail::handler_maker<R(Args...)>::template make<Method>(std::forward<F>(f));
     }
 };
+
+/// True when a method's arguments include a shm_ptr: its calls ship the client's heap.
+template <class Signature>
+inline constexpr bool passes_shm_ptr_v = false;
+template <class R, class... Args>
+inline constexpr bool passes_shm_ptr_v<R(Args...)> = (rpc::detail::is_shm_ptr_v<Args> || ...);
 
 /// The untyped part of net::server (src/rpc/net/net.cpp).
 class net_server_core;
@@ -109,7 +105,7 @@ using client_core_ptr = std::unique_ptr<net_client_core, core_deleter>;
 server_core_ptr make_server_core(const address& where, std::string_view service,
                                                   std::uint64_t schema_hash, std::vector<std::uint32_t> argument_bytes,
                                                   server_options options);
-void set_handler(net_server_core& core, std::uint32_t index, handler_fn fn);
+void set_handler(net_server_core& core, std::uint32_t index, rpc::detail::handler_fn fn);
 void run(net_server_core& core, std::stop_token stop);
 std::size_t poll_once(net_server_core& core);
 std::uint16_t port(const net_server_core& core) noexcept;
@@ -117,16 +113,23 @@ std::size_t connections(const net_server_core& core) noexcept;
 
 result<client_core_ptr> connect_core(const address& where, std::string_view service,
                                                       std::uint64_t schema_hash, const client_options& options);
-/// Sends a call and waits for its result bytes (into `out`, max_inline_payload).
+/// Sends a call (with the used part of the client's heap when `ship_heap`) and waits
+/// for its result bytes (into `out`, max_inline_payload).
 result<void> call(net_client_core& core, std::uint32_t method, const std::byte* args, std::uint32_t length,
-                  std::byte* out, std::uint32_t result_bytes, std::chrono::steady_clock::time_point deadline);
+                  bool ship_heap, std::byte* out, std::uint32_t result_bytes,
+                  std::chrono::steady_clock::time_point deadline);
+/// The client's heap for shm_ptr arguments; nullptr when client_options::arena_bytes was 0.
+shared_heap* heap(net_client_core& core) noexcept;
 
 
 }  // namespace detail
 
-/// rpc::server<Service>'s API over the network: the same services and f(args...)
-/// handlers serve remote clients (this slice carries values; shm_ptr arguments and
-/// call_context come with heap-chunk shipping). One thread serves every connection;
+/// rpc::server<Service>'s API over the network: the same services and handlers,
+/// f(args...) or f(call_context&, args...), serve remote clients. shm_ptr arguments
+/// arrive with the used part of the caller's heap, copied into a mirror of the
+/// caller's range private to this server (one per connection); call_context::resolve
+/// checks them against it as over shared memory. Results are values (a shm_ptr result
+/// is refused at compile time). One thread serves every connection;
 /// a connection's calls run in order. A handler's exception reaches the caller as
 /// errc::handler_failed with its what(); a client that disappears is dropped.
 /// Thread-safety: register handlers before serving; run()/poll_once() from one thread.
@@ -144,7 +147,7 @@ public:
         constexpr std::uint32_t index = Service::template index_of<Method>();
         static_assert(index != Service::npos, "keel::rpc::net::server::handle: the method is not part of this service");
         detail::set_handler(*_core, index,
-                            detail::handler_maker<typename Method::signature>::template make<Method>(
+                            detail::net_handler_maker<typename Method::signature>::template make<Method>(
                                 std::forward<F>(f)));
     }
 
@@ -182,6 +185,19 @@ public:
 
     explicit operator bool() const noexcept { return _core != nullptr; }
 
+    /// Where shm_ptr arguments live: a shared_heap over this client's private arena
+    /// (client_options::arena_bytes; throws std::logic_error when that was 0). A call
+    /// of a method that takes shm_ptrs ships the used part of this heap
+    /// (shared_heap::used_extent(), one copy per call) into the server's mirror of it,
+    /// at the same offsets, so shm_ptrs and offset_ptr links (rpc::vector, string, map)
+    /// resolve there as they would over shared memory. The server reads its own copy:
+    /// nothing the client does during the call can change what the handler sees.
+    [[nodiscard]] shared_heap& heap() const {
+        shared_heap* h = detail::heap(*_core);
+        if (h == nullptr) throw std::logic_error("rpc::net::client::heap: the client was opened with arena_bytes 0");
+        return *h;
+    }
+
     template <class Method, class... A>
     [[nodiscard]] result<typename Method::result_type> call(A&&... args) {
         return call_with<Method>(call_options{}, std::forward<A>(args)...);
@@ -203,7 +219,8 @@ private:
         alignas(64) std::byte in[Method::argument_bytes + 1];
         rpc::detail::encode_arguments<Args...>(in, std::index_sequence_for<Args...>{}, std::forward<A>(args)...);
         alignas(64) std::byte out[max_inline_payload];
-        if (auto r = detail::call(*_core, index, in, static_cast<std::uint32_t>(Method::argument_bytes), out,
+        if (auto r = detail::call(*_core, index, in, static_cast<std::uint32_t>(Method::argument_bytes),
+                                  detail::passes_shm_ptr_v<typename Method::signature>, out,
                                   static_cast<std::uint32_t>(Method::result_bytes),
                                   platform::deadline_after(options.timeout));
             !r) {

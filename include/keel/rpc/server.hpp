@@ -90,14 +90,21 @@ struct call_state {
 /// not touch a lent block afterwards.
 class call_context {
 public:
-    call_context(const connection& conn, std::uint64_t call_id) noexcept : _conn(&conn), _call_id(call_id) {}
+    call_context(const connection& conn, std::uint64_t call_id) noexcept
+        : _space(&conn.space()), _heap(&conn.heap()), _conn(&conn), _call_id(call_id) {}
     call_context(const connection& conn, std::uint64_t call_id, detail::call_state* state) noexcept
-        : _conn(&conn), _call_id(call_id), _state(state) {}
+        : _space(&conn.space()), _heap(&conn.heap()), _conn(&conn), _call_id(call_id), _state(state) {}
+    /// A call that came over the network (rpc::net): `space` is the server's private
+    /// mirror of the caller's range (the shipped heap, and the server's own arena).
+    call_context(const shared_space& space, shared_heap& heap, std::uint64_t call_id,
+                 detail::call_state* state) noexcept
+        : _space(&space), _heap(&heap), _call_id(call_id), _state(state) {}
 
-    /// The connection the call came on (its segment, its peer's pid).
-    [[nodiscard]] const connection& conn() const noexcept { return *_conn; }
-    [[nodiscard]] const segment& shared_segment() const noexcept { return _conn->shared_segment(); }
-    [[nodiscard]] const shared_space& space() const noexcept { return _conn->space(); }
+    /// The shared-memory connection the call came on (its segment, its peer's pid);
+    /// nullptr for a call that came over the network.
+    [[nodiscard]] const connection* local_connection() const noexcept { return _conn; }
+    [[nodiscard]] const segment& shared_segment() const noexcept { return _space->shared_segment(); }
+    [[nodiscard]] const shared_space& space() const noexcept { return *_space; }
     [[nodiscard]] std::uint64_t call_id() const noexcept { return _call_id; }
     /// The call's safety mode (what the caller asked for, or the method's default).
     [[nodiscard]] safety_mode mode() const noexcept { return _state ? _state->mode : safety_mode::relaxed; }
@@ -118,10 +125,10 @@ public:
     /// links, are read in place.
     template <class T>
     [[nodiscard]] result<const T*> resolve(shm_ptr<T> p, std::size_t count = 1) const noexcept {
-        auto r = _conn->space().resolve(p, count);
+        auto r = _space->resolve(p, count);
         if constexpr (std::is_trivially_copyable_v<T>) {
             if (r && count != 0 && _state != nullptr && _state->mode == safety_mode::copy &&
-                !_conn->space().resolve_own(p, count)) {
+                !_space->resolve_own(p, count)) {
                 const void* c = detail::copy_for_call(*_state, *r, count * sizeof(T), alignof(T));
                 if (c == nullptr) return make_error_code(errc::payload_too_large);
                 return static_cast<const T*>(c);
@@ -132,11 +139,11 @@ public:
     /// A writable pointer into the server's own arena only.
     template <class T>
     [[nodiscard]] result<T*> resolve_own(shm_ptr<T> p, std::size_t count = 1) const noexcept {
-        return _conn->space().resolve_own(p, count);
+        return _space->resolve_own(p, count);
     }
 
     /// The server's heap for this connection (its arena): allocate results here.
-    [[nodiscard]] shared_heap& heap() const noexcept { return _conn->heap(); }
+    [[nodiscard]] shared_heap& heap() const noexcept { return *_heap; }
 
     /// Gives block `p` of heap() to the caller (see shared_heap::lend): returns `p`
     /// for chaining; throws std::runtime_error (the call fails with
@@ -148,7 +155,9 @@ public:
     }
 
 private:
-    const connection* _conn;
+    const shared_space* _space;
+    shared_heap* _heap;
+    const connection* _conn = nullptr;
     std::uint64_t _call_id;
     detail::call_state* _state = nullptr;
 };

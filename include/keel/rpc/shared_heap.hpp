@@ -222,6 +222,10 @@ public:
     /// The arena's heap part as offsets in the connection's range.
     [[nodiscard]] std::uint64_t heap_offset() const noexcept { return _heap_offset; }
     [[nodiscard]] std::uint64_t heap_size() const noexcept { return _heap_size; }
+    /// Bytes from heap_offset() to the end of the highest block ever allocated: a
+    /// prefix of the heap part that holds every live block (never shrinks). What
+    /// rpc::net ships with a call that passes shm_ptrs. No lock; a relaxed load.
+    [[nodiscard]] std::uint64_t used_extent() const noexcept;
 
     /// Counters, and largest_free_block (walks one TLSF list).
     [[nodiscard]] shared_heap_stats stats() const noexcept;

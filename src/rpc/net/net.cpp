@@ -3,6 +3,7 @@
 
 #include <keel/rpc/net.hpp>
 #include <keel/rpc/segment.hpp>
+#include <keel/rpc/shared_heap.hpp>
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -18,7 +19,6 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace keel::rpc::net::detail {
 
@@ -39,12 +39,22 @@ constexpr unsigned am_response = 4;  // server -> client: its outcome
 constexpr std::uint64_t net_magic = 0x5445'4e52'4c45'454bULL;  // "KEELRNET"
 constexpr std::size_t max_service_name = 64;
 
+// The client's heap geometry travels with the hello: the server builds its mirror
+// with the same sizes and checks that the heap part lands at the same offsets.
+struct heap_geometry {
+    std::uint64_t arena_bytes;    // 0: the client has no heap
+    std::uint64_t channel_bytes;  // segment layout of the client's private range
+    std::uint64_t heap_offset;    // of the client's heap part in the range
+    std::uint64_t heap_size;
+};
+
 struct hello {
     std::uint64_t magic;
     std::uint32_t version;
     std::uint32_t name_length;
     std::uint64_t fingerprint;
     std::uint64_t schema_hash;
+    heap_geometry heap;
     char name[max_service_name];
 };
 
@@ -54,10 +64,13 @@ struct welcome {
     std::uint32_t status;  // 0 accepted, else an rpc::errc; the data is the reason
 };
 
+// The data: `length` argument bytes, then `shipped` bytes of the client's heap part
+// (from its start).
 struct request_header {
     std::uint64_t call_id;
     std::uint32_t method;
     std::uint32_t length;
+    std::uint64_t shipped;
 };
 
 struct response_header {
@@ -127,7 +140,7 @@ public:
         }
     }
 
-    void set_handler(std::uint32_t index, handler_fn fn) { _handlers.at(index) = std::move(fn); }
+    void set_handler(std::uint32_t index, rpc::detail::handler_fn fn) { _handlers.at(index) = std::move(fn); }
 
     std::size_t poll_once() {
         _served = 0;
@@ -153,10 +166,25 @@ private:
     std::string _service;
     std::uint64_t _schema_hash;
     std::vector<std::uint32_t> _argument_bytes;
-    std::vector<handler_fn> _handlers;
+    std::vector<rpc::detail::handler_fn> _handlers;
     server_options _options;
     std::unique_ptr<ucx::worker> _worker;
-    std::unordered_set<endpoint_id> _greeted;
+
+    // A connection's private mirror of the caller's range: the client's heap part is
+    // written here from what each call ships (through `client_arena`, this process's
+    // writable mapping of the mirror's client arena; the space maps it read-only as
+    // a peer's); the server's arena is the handlers' scratch heap.
+    struct mirror {
+        arena client_arena;
+        shared_space space;
+        std::unique_ptr<shared_heap> heap;
+        std::uint64_t shipped = 0;  // bytes of the heap part the last call shipped
+    };
+    struct peer {
+        heap_geometry geometry{};
+        std::unique_ptr<mirror> m;  // built at the first call
+    };
+    std::unordered_map<endpoint_id, peer> _greeted;
     std::size_t _served = 0;
     std::atomic<std::size_t> _live{0};
 
@@ -194,6 +222,15 @@ private:
             refuse(from, errc::bad_message, "rpc::net: the hello is malformed");
             return;
         }
+        if (h.heap.arena_bytes > _options.max_client_arena_bytes ||
+            h.heap.heap_offset > h.heap.heap_offset + h.heap.heap_size ||
+            h.heap.channel_bytes > (std::uint64_t{1} << 32)) {
+            refuse(from, errc::rejected,
+                   "rpc::net: the client's heap (" + std::to_string(h.heap.arena_bytes) +
+                       " bytes) is larger than this server accepts (" +
+                       std::to_string(_options.max_client_arena_bytes) + ") or its geometry is absurd");
+            return;
+        }
         if (h.version != protocol_version) {
             refuse(from, errc::version_mismatch,
                    "protocol version mismatch: client speaks " + std::to_string(h.version) + ", server speaks " +
@@ -215,7 +252,7 @@ private:
             return;
         }
         const welcome w{net_magic, protocol_version, 0};
-        if (_worker->send(from, am_welcome, bytes_of(w), {})) _greeted.insert(from);
+        if (_worker->send(from, am_welcome, bytes_of(w), {})) _greeted.emplace(from, peer{h.heap, nullptr});
     }
 
     void respond(endpoint_id to, std::uint64_t call_id, std::uint32_t code, std::span<const std::byte> data) {
@@ -223,13 +260,56 @@ private:
         (void)_worker->send(to, am_response, bytes_of(h), data);  // a dead client is noticed by take_failed
     }
 
+    // The connection's mirror, built with the client's geometry at its first call.
+    result<mirror*> mirror_of(peer& p) {
+        if (p.m) return p.m.get();
+        const heap_geometry& g = p.geometry;
+        auto m = std::make_unique<mirror>();
+        auto a = arena::create(arena_role::client, g.arena_bytes == 0 ? min_arena_bytes : g.arena_bytes);
+        if (!a) return a.error();
+        m->client_arena = std::move(*a);
+        space_options so;
+        so.layout.channel_bytes = static_cast<std::size_t>(g.channel_bytes);
+        so.arena_bytes = _options.arena_bytes;
+        so.max_peer_arena_bytes = m->client_arena.size();
+        auto s = shared_space::create_server(m->client_arena.fd(), so);
+        if (!s) return s.error();
+        m->space = std::move(*s);
+        if (g.arena_bytes != 0 && (m->space.heap_offset(arena_role::client) != g.heap_offset ||
+                                   m->space.heap_size(arena_role::client) != g.heap_size)) {
+            return fail(errc::fingerprint_mismatch,
+                        "rpc::net: the client's heap lies at [" + std::to_string(g.heap_offset) + ", +" +
+                            std::to_string(g.heap_size) + ") but this server's mirror puts it at [" +
+                            std::to_string(m->space.heap_offset(arena_role::client)) + ", +" +
+                            std::to_string(m->space.heap_size(arena_role::client)) + ")");
+        }
+        m->heap = std::make_unique<shared_heap>(m->space);
+        p.m = std::move(m);
+        return p.m.get();
+    }
+
+    // Copies what the call shipped into the mirror's heap part; what an earlier call
+    // shipped beyond it is cleared, so no stale bytes outlive the client's blocks.
+    static void take_shipped(mirror& m, std::span<const std::byte> shipped) noexcept {
+        const std::uint64_t heap_in_arena =
+            m.space.heap_offset(arena_role::client) - m.space.arena_offset(arena_role::client);
+        std::byte* heap = m.client_arena.data() + heap_in_arena;
+        if (!shipped.empty()) std::memcpy(heap, shipped.data(), shipped.size());
+        if (m.shipped > shipped.size()) std::memset(heap + shipped.size(), 0, m.shipped - shipped.size());
+        m.shipped = shipped.size();
+    }
+
     void on_request(endpoint_id from, std::span<const std::byte> header, std::span<const std::byte> data) {
         request_header h{};
-        if (!read_exact(header, h) || h.length != data.size() || data.size() > _options.max_request_bytes) {
+        if (!read_exact(header, h) || data.size() > _options.max_request_bytes || h.length > data.size() ||
+            h.shipped != data.size() - h.length) {
             _worker->close(from);
             _greeted.erase(from);
             return;
         }
+        peer& caller = _greeted.at(from);
+        const auto shipped = data.subspan(h.length);
+        data = data.first(h.length);
         ++_served;
         auto error = [&](errc e, const std::string& text) {
             const std::string t = text.substr(0, max_inline_payload);
@@ -245,11 +325,28 @@ private:
                                            std::to_string(data.size()));
             return;
         }
+        if (shipped.size() > caller.geometry.heap_size) {
+            error(errc::bad_arguments, "rpc::net: the call shipped " + std::to_string(shipped.size()) +
+                                           " bytes of heap, more than the client's heap of " +
+                                           std::to_string(caller.geometry.heap_size) + " bytes");
+            return;
+        }
+        auto m = mirror_of(caller);
+        if (!m) {
+            error(errc::transport_failed, "rpc::net: the server cannot build its mirror of the client's heap: " +
+                                              error_detail());
+            return;
+        }
+        take_shipped(**m, shipped);
         alignas(64) std::byte args[max_inline_payload];
         alignas(64) std::byte out[max_inline_payload];
         if (!data.empty()) std::memcpy(args, data.data(), data.size());
+        // The mirror is this server's own memory: the caller cannot change it while
+        // the handler runs, which is what copy and sealed promise; resolves read in place.
+        rpc::detail::call_state state;
+        call_context ctx((*m)->space, *(*m)->heap, h.call_id, &state);
         try {
-            const std::uint32_t n = _handlers[h.method](args, out);
+            const std::uint32_t n = _handlers[h.method](ctx, args, out);
             respond(from, h.call_id, 0, {out, n});
         } catch (const std::exception& e) {
             error(errc::handler_failed, e.what());
@@ -267,7 +364,9 @@ server_core_ptr make_server_core(const address& where, std::string_view service,
     return core;
 }
 void destroy(net_server_core* core) noexcept { delete core; }
-void set_handler(net_server_core& core, std::uint32_t index, handler_fn fn) { core.set_handler(index, std::move(fn)); }
+void set_handler(net_server_core& core, std::uint32_t index, rpc::detail::handler_fn fn) {
+    core.set_handler(index, std::move(fn));
+}
 void run(net_server_core& core, std::stop_token stop) { core.run(std::move(stop)); }
 std::size_t poll_once(net_server_core& core) { return core.poll_once(); }
 std::uint16_t port(const net_server_core& core) noexcept { return core.port(); }
@@ -286,10 +385,15 @@ public:
         _worker = std::move(*w);
         auto addr = resolve_address(where, false);
         if (!addr) return addr.error();
+        hello h{};
+        if (options.arena_bytes != 0) {
+            if (auto r = make_heap(options.arena_bytes); !r) return r.error();
+            h.heap = {_space.arena_bytes(arena_role::client).size(), heap_channel_bytes,
+                      _space.heap_offset(arena_role::client), _space.heap_size(arena_role::client)};
+        }
         auto ep = _worker->connect(addr->first, addr->second);
         if (!ep) return ep.error();
         _ep = *ep;
-        hello h{};
         h.magic = net_magic;
         h.version = protocol_version;
         h.name_length = static_cast<std::uint32_t>(service.size());
@@ -315,13 +419,28 @@ public:
         return fail(errc::peer_dead, "rpc::net: cannot connect to " + describe(where));
     }
 
-    result<void> call(std::uint32_t method, const std::byte* args, std::uint32_t length, std::byte* out,
-                      std::uint32_t result_bytes, clock::time_point deadline) {
+    result<void> call(std::uint32_t method, const std::byte* args, std::uint32_t length, bool ship_heap,
+                      std::byte* out, std::uint32_t result_bytes, clock::time_point deadline) {
+        if (ship_heap && !_heap) {
+            return fail(errc::bad_arguments,
+                        "rpc::net: the method passes shm_ptrs but the client was opened with arena_bytes 0");
+        }
+        // Arguments, then the used part of the heap (one copy: the worker copies
+        // what it sends anyway, so the heap may change as soon as send returns).
+        const std::uint64_t shipped = ship_heap ? _heap->used_extent() : 0;
+        std::vector<std::byte> joined;
+        std::span<const std::byte> data(args, length);
+        if (shipped != 0) {
+            joined.resize(length + shipped);
+            if (length != 0) std::memcpy(joined.data(), args, length);
+            std::memcpy(joined.data() + length, _space.base() + _space.heap_offset(arena_role::client), shipped);
+            data = joined;
+        }
         std::unique_lock lock(_lock);
         if (_dead) return fail(errc::peer_dead, "rpc::net: the connection is dead");
         const std::uint64_t id = _next_id++;
-        const request_header h{id, method, length};
-        if (auto r = _worker->send(_ep, am_request, bytes_of(h), {args, length}); !r) return r.error();
+        const request_header h{id, method, length, shipped};
+        if (auto r = _worker->send(_ep, am_request, bytes_of(h), data); !r) return r.error();
         _waiting.emplace(id, response{});
         for (;;) {
             auto it = _waiting.find(id);
@@ -354,7 +473,34 @@ public:
         }
     }
 
+    shared_heap* heap() noexcept { return _heap.get(); }
+
 private:
+    // The client's heap: a range laid out like a shared-memory connection's, private
+    // to this process (its "server" side exists only to complete the layout).
+    static constexpr std::size_t heap_channel_bytes = 0;
+    shared_space _space;
+    std::unique_ptr<shared_heap> _heap;
+
+    result<void> make_heap(std::size_t arena_bytes) {
+        auto own = arena::create(arena_role::client, arena_bytes);
+        if (!own) return own.error();
+        space_options so;
+        so.layout.channel_bytes = heap_channel_bytes;
+        so.arena_bytes = min_arena_bytes;
+        so.max_peer_arena_bytes = own->size();
+        auto other = shared_space::create_server(own->fd(), so);
+        if (!other) return other.error();
+        segment_attach_options ao;
+        ao.max_arena_size = min_arena_bytes;
+        auto mine = shared_space::attach_client(other->shared_segment().fd(), other->arena_fd(arena_role::server),
+                                                std::move(*own), ao);
+        if (!mine) return mine.error();
+        _space = std::move(*mine);
+        _heap = std::make_unique<shared_heap>(_space);
+        return {};
+    }
+
     struct response {
         bool arrived = false;
         std::uint32_t code = 0;
@@ -412,6 +558,7 @@ private:
         const std::string text(reinterpret_cast<const char*>(r.data.data()), r.data.size());
         switch (static_cast<errc>(r.code)) {
         case errc::handler_failed:
+        case errc::transport_failed:
         case errc::unknown_method:
         case errc::bad_arguments: return fail(static_cast<errc>(r.code), text);
         default: break;
@@ -429,8 +576,9 @@ result<client_core_ptr> connect_core(const address& where, std::string_view serv
 }
 void destroy(net_client_core* core) noexcept { delete core; }
 result<void> call(net_client_core& core, std::uint32_t method, const std::byte* args, std::uint32_t length,
-                  std::byte* out, std::uint32_t result_bytes, clock::time_point deadline) {
-    return core.call(method, args, length, out, result_bytes, deadline);
+                  bool ship_heap, std::byte* out, std::uint32_t result_bytes, clock::time_point deadline) {
+    return core.call(method, args, length, ship_heap, out, result_bytes, deadline);
 }
+shared_heap* heap(net_client_core& core) noexcept { return core.heap(); }
 
 }  // namespace keel::rpc::net::detail

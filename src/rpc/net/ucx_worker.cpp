@@ -49,6 +49,18 @@ result<std::unique_ptr<worker>> worker::create(std::vector<unsigned> am_ids, rec
         ucm.enable_events = 0;
         ucm_set_global_opts(&ucm);
     }
+    // Large messages go eager (fragmented sends) rather than by rendezvous: rendezvous
+    // receives of active messages (on_am's ucp_am_recv_data_nbx) never complete with
+    // Debian's UCX 1.13 on loopback, tcp or shared memory, memory events on or off
+    // (the cause is not found; tests/rpc/net shows it with UCX_RNDV_THRESH=16k). keel
+    // copies every message anyway, so rendezvous would save little on these transports.
+    // An explicit UCX_RNDV_THRESH still wins.
+    if (std::getenv("UCX_RNDV_THRESH") == nullptr) {
+        if (ucs_status_t s = ucp_config_modify(config, "RNDV_THRESH", "inf"); s != UCS_OK) {
+            ucp_config_release(config);
+            return ucx_failure("ucp_config_modify(RNDV_THRESH)", s);
+        }
+    }
     ucp_params_t params{};
     params.field_mask = UCP_PARAM_FIELD_FEATURES;
     params.features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP;

@@ -1,9 +1,11 @@
 // keel::rpc::net across two processes over UCX on loopback (fork: the child serves):
 // the same service and handlers as the shared-memory tests, values and structs,
 // handler errors and missing handlers, refusals at the handshake, several threads of
-// one client, several clients, and the server dying under a call.
+// one client, several clients, the server dying under a call, and shm_ptr arguments
+// (arrays, containers, linked nodes) shipped with the used part of the client's heap.
 #include "../rpc_calls_support.hpp"
 
+#include <keel/rpc/containers.hpp>
 #include <keel/rpc/net.hpp>
 
 #include <catch2/catch.hpp>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <numeric>
 #include <thread>
 #include <vector>
 
@@ -48,29 +51,18 @@ struct port_pipe {
     }
 };
 
-/// A net server of test_service in a child: serves until `clients` have come and gone.
-struct served {
+/// A net server of `Service` in a child, its handlers registered by
+/// `enroll(server, *this)`: serves until `clients` have come and gone.
+template <class Service>
+struct net_served {
     port_pipe port;
     signal_pipe in_hang;
     child server;
-    explicit served(std::size_t clients = 1)
-        : server([this, clients] {
-              net::server<test_service> srv(net::address{"127.0.0.1", 0});
-              srv.handle<noop>([] {});
-              srv.handle<add>([](std::uint64_t a, std::uint32_t b) { return a + b; });
-              srv.handle<echo64>([](const blob64& b) {
-                  blob64 r = b;
-                  for (auto& x : r.bytes) x = static_cast<std::uint8_t>(x + 1);
-                  return r;
-              });
-              srv.handle<fail>([](std::int32_t code) -> void {
-                  throw std::runtime_error("failing on purpose: " + std::to_string(code));
-              });
-              srv.handle<connections>([&srv] { return static_cast<std::uint64_t>(srv.connections()); });
-              srv.handle<hang>([this] {
-                  in_hang.post();
-                  for (;;) std::this_thread::sleep_for(1s);
-              });
+    template <class Enroll>
+    explicit net_served(Enroll enroll, std::size_t clients = 1, net::server_options options = {})
+        : server([this, enroll, clients, options] {
+              net::server<Service> srv(net::address{"127.0.0.1", 0}, options);
+              enroll(srv, *this);
               port.send(srv.port());
               std::size_t seen = 0;
               for (;;) {
@@ -81,6 +73,43 @@ struct served {
               return std::string();
           }) {}
 };
+
+/// test_service's handlers (those of the shared-memory tests) over the network.
+struct served : net_served<test_service> {
+    explicit served(std::size_t clients = 1, net::server_options options = {})
+        : net_served([](auto& srv, auto& self) { register_handlers(srv, [&self] { self.in_hang.post(); }); },
+                     clients, options) {}
+};
+
+// Pointer-rich arguments: a container and a linked list built in the client's heap.
+using vec_t = rpc::vector<std::uint64_t>;
+struct list_node {
+    std::uint64_t value;
+    rpc::shm_ptr<list_node> next;
+};
+using sum_vector = rpc::method<"sum_vector", std::uint64_t(rpc::shm_ptr<vec_t>)>;
+using sum_list = rpc::method<"sum_list", std::uint64_t(rpc::shm_ptr<list_node>, std::uint32_t)>;
+using shipping_service = rpc::service<"shipping", sum_vector, sum_list>;
+
+void enroll_shipping(net::server<shipping_service>& srv, net_served<shipping_service>&) {
+    srv.handle<sum_vector>([](rpc::call_context& ctx, rpc::shm_ptr<vec_t> p) {
+        auto span = rpc::verify(ctx.space(), p);
+        if (!span) throw std::runtime_error("vector refused: " + span.error().message());
+        return std::accumulate(span->begin(), span->end(), std::uint64_t{0});
+    });
+    // Follows `next` links, each resolved (bounds-checked) on its own, at most `max` nodes.
+    srv.handle<sum_list>([](rpc::call_context& ctx, rpc::shm_ptr<list_node> p, std::uint32_t max) {
+        std::uint64_t sum = 0;
+        for (std::uint32_t n = 0; p; ++n) {
+            if (n == max) throw std::runtime_error("the list is longer than the bound");
+            auto node = ctx.resolve(p);
+            if (!node) throw std::runtime_error("bad node: " + node.error().message());
+            sum += (*node)->value;
+            p = (*node)->next;
+        }
+        return sum;
+    });
+}
 
 net::client<test_service> connect_to(std::uint16_t port) {
     auto c = net::client<test_service>::connect(net::address{"127.0.0.1", port});
@@ -178,4 +207,101 @@ TEST_CASE("net: the server dies during a call: the call fails with peer_dead", "
     CHECK(again.error() == rpc::errc::peer_dead);
     killer.join();
     CHECK(s.server.join().find("killed by signal 9") != std::string::npos);
+}
+
+TEST_CASE("net: shm_ptr arguments travel with the used part of the client's heap", "[rpc][net]") {
+    served s;
+    auto c = connect_to(s.port.receive());
+    auto p = c.heap().make_array<std::uint64_t>(1000);
+    REQUIRE(p);
+    auto* a = *c.heap().resolve(*p, 1000);
+    for (std::uint32_t i = 0; i < 1000; ++i) a[i] = i;
+    auto sum = c.call<sum_array>(*p, 1000u);
+    REQUIRE(sum);
+    CHECK(*sum == 999u * 1000u / 2);
+    // What the server reads is what the heap holds when the call is made.
+    a[0] = 1000000;
+    sum = c.call<sum_array>(*p, 1000u);
+    REQUIRE(sum);
+    CHECK(*sum == 999u * 1000u / 2 + 1000000);
+    // A second block further up: shipped too, the first one still there.
+    auto q = c.heap().make_array<std::uint64_t>(10);
+    REQUIRE(q);
+    auto* b = *c.heap().resolve(*q, 10);
+    for (std::uint32_t i = 0; i < 10; ++i) b[i] = 7;
+    auto sq = c.call<sum_array>(*q, 10u);
+    REQUIRE(sq);
+    CHECK(*sq == 70);
+    // Offsets outside the client's heap are refused by the handler's resolve, and
+    // the connection goes on.
+    auto bad = c.call<sum_array>(rpc::shm_ptr<std::uint64_t>(c.heap().heap_offset() + c.heap().heap_size() - 8), 2u);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error() == rpc::errc::handler_failed);
+    CHECK(rpc::error_detail().find("bad array") != std::string::npos);
+    auto huge = c.call<sum_array>(*p, 0xffffffffu);
+    REQUIRE_FALSE(huge);
+    CHECK(huge.error() == rpc::errc::handler_failed);
+    REQUIRE(c.call<noop>());
+    c = {};
+    CHECK(s.server.join().empty());
+}
+
+TEST_CASE("net: containers and linked nodes built in the client's heap resolve on the server", "[rpc][net]") {
+    net_served<shipping_service> s(enroll_shipping);
+    auto c = net::client<shipping_service>::connect(net::address{"127.0.0.1", s.port.receive()});
+    REQUIRE(c);
+    auto& heap = c->heap();
+    auto v = heap.make<vec_t>(heap);
+    REQUIRE(v);
+    vec_t& vec = **heap.resolve(*v);
+    for (std::uint64_t i = 0; i < 20000; ++i) vec.push_back(i * 3);  // grows (reallocates) many times
+    auto vs = c->call<sum_vector>(*v);
+    REQUIRE(vs);
+    CHECK(*vs == 3 * (19999ull * 20000ull / 2));
+
+    // 1,000 nodes, allocated so that the list runs backwards through the heap.
+    rpc::shm_ptr<list_node> head;
+    std::uint64_t expected = 0;
+    for (std::uint64_t i = 1; i <= 1000; ++i) {
+        auto n = heap.make<list_node>(list_node{i * i, head});
+        REQUIRE(n);
+        head = *n;
+        expected += i * i;
+    }
+    auto ls = c->call<sum_list>(head, 1000u);
+    REQUIRE(ls);
+    CHECK(*ls == expected);
+    // A cycle made on the client is caught by the handler's bound, not followed forever.
+    (*heap.resolve(head))->next = head;
+    auto cyc = c->call<sum_list>(head, 1000u);
+    REQUIRE_FALSE(cyc);
+    CHECK(cyc.error() == rpc::errc::handler_failed);
+    CHECK(rpc::error_detail().find("longer than the bound") != std::string::npos);
+    *c = {};
+    CHECK(s.server.join().empty());
+}
+
+TEST_CASE("net: a client without a heap cannot pass shm_ptrs; a server refuses too big a heap", "[rpc][net]") {
+    net::server_options small;
+    small.max_client_arena_bytes = std::size_t{1} << 20;
+    served s(1, small);
+    const std::uint16_t port = s.port.receive();
+    // The default heap (4 MiB) is more than this server accepts.
+    auto refused = net::client<test_service>::connect(net::address{"127.0.0.1", port});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == rpc::errc::rejected);
+    CHECK(rpc::error_detail().find("larger than this server accepts") != std::string::npos);
+
+    net::client_options none;
+    none.arena_bytes = 0;
+    auto c = net::client<test_service>::connect(net::address{"127.0.0.1", port}, none);
+    REQUIRE(c);
+    CHECK_THROWS_AS(c->heap(), std::logic_error);
+    auto r = c->call<sum_array>(rpc::shm_ptr<std::uint64_t>(4096), 1u);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == rpc::errc::bad_arguments);
+    CHECK(rpc::error_detail().find("arena_bytes 0") != std::string::npos);
+    REQUIRE(c->call<noop>());  // nothing was sent; the connection is fine
+    *c = {};
+    CHECK(s.server.join().empty());
 }

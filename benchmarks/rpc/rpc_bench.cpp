@@ -10,6 +10,10 @@
 //   uds/<size>           the same over a Unix stream socketpair
 //   mq/<size>            the same over two Boost.Interprocess message_queues (request,
 //                        reply): each message is copied into the queue and out again
+//   grpc/<size>          the same as a gRPC unary call (rpc_bench.proto: bytes in, a
+//                        fixed64 checksum out) over an abstract Unix socket, synchronous
+//                        stub and server; the server is this binary exec'd again (a gRPC
+//                        process must not fork), only when gRPC was found (KEEL_BENCH_HAVE_GRPC)
 //   keel/<size>/mode:<m> rpc::client::call, both sides in wait mode m (1 busy_poll,
 //                        2 hybrid, 3 futex). noop: a void() method; 64B: the bytes inline
 //                        in the ring slot (<= rpc::max_inline_payload); 4KiB and up: the
@@ -42,6 +46,11 @@
 #if KEEL_BENCH_HAVE_SERIALIZATION
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
+#endif
+#if KEEL_BENCH_HAVE_GRPC
+#include <grpcpp/grpcpp.h>
+
+#include "rpc_bench.grpc.pb.h"
 #endif
 
 #include <signal.h>
@@ -497,6 +506,84 @@ void uds_ping_pong(benchmark::State& state, std::size_t bytes) {
     ::close(s[1]);
 }
 
+// ---- gRPC over a Unix socket --------------------------------------------------------
+#if KEEL_BENCH_HAVE_GRPC
+constexpr const char* grpc_serve_variable = "KEEL_BENCH_GRPC_SERVE";
+
+class checksum_service final : public keel::bench::Checksum::Service {
+    grpc::Status Call(grpc::ServerContext*, const keel::bench::Payload* in, keel::bench::Sum* out) override {
+        const std::string& d = in->data();
+        out->set_value(d.empty() ? 0 : checksum(reinterpret_cast<const std::byte*>(d.data()), d.size()));
+        return grpc::Status::OK;
+    }
+};
+
+constexpr int grpc_max_message = 8 << 20;
+
+/// The server process: this binary exec'd with KEEL_BENCH_GRPC_SERVE=<address>. It
+/// serves until the benchmark kills it, and never reaches main().
+[[noreturn]] void serve_grpc(const char* address) {
+    checksum_service service;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials());
+    builder.RegisterService(&service);
+    builder.SetMaxReceiveMessageSize(grpc_max_message);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (!server) {
+        std::fprintf(stderr, "bench_rpc: the gRPC server cannot listen on %s\n", address);
+        ::_exit(3);
+    }
+    server->Wait();
+    ::_exit(0);
+}
+
+[[maybe_unused]] const bool grpc_server_hook = [] {
+    if (const char* address = std::getenv(grpc_serve_variable)) serve_grpc(address);
+    return true;
+}();
+
+void grpc_call(benchmark::State& state, std::size_t bytes) {
+    const std::string address = "unix-abstract:" + unique_name("keel-bench-grpc-");
+    // Built before fork: between fork and exec the child only calls execle.
+    std::string variable = std::string(grpc_serve_variable) + "=" + address;
+    forked child([&] {
+        char* env[] = {variable.data(), nullptr};
+        ::execle("/proc/self/exe", "bench_rpc", static_cast<char*>(nullptr), env);
+        ::_exit(4);
+    });
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(grpc_max_message);
+    args.SetMaxSendMessageSize(grpc_max_message);
+    auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+        state.SkipWithError("the gRPC server did not come up");
+        return;
+    }
+    auto stub = keel::bench::Checksum::NewStub(channel);
+    keel::bench::Payload request;
+    const std::byte* src = payload_source().data();
+    if (bytes != 0) request.set_data(reinterpret_cast<const char*>(src), bytes);
+    const std::uint64_t expected = bytes == 0 ? 0 : checksum(src, bytes);
+    round_trips rt(state);
+    rt.start();
+    for (auto _ : state) {
+        grpc::ClientContext context;
+        keel::bench::Sum reply;
+        const grpc::Status status = stub->Call(&context, request, &reply);
+        if (!status.ok()) {
+            state.SkipWithError(("gRPC call: " + status.error_message()).c_str());
+            break;
+        }
+        if (reply.value() != expected) {
+            state.SkipWithError("wrong checksum");
+            break;
+        }
+        rt.lap();
+    }
+    rt.report(state, bytes);
+}
+#endif
+
 // ---- Boost.Interprocess message_queue -----------------------------------------------
 // Two queues of one message each (request: max_msg_size = the payload; reply: 8 bytes).
 // message_queue is a named POSIX shared memory object (/dev/shm/<name>): the names are
@@ -946,6 +1033,13 @@ bool register_all() {
     }
 #if KEEL_BENCH_HAVE_SERIALIZATION
     benchmark::RegisterBenchmark("serial_uds/tree", serial_uds_tree)->UseRealTime();
+#endif
+#if KEEL_BENCH_HAVE_GRPC
+    // Last: once this process has run gRPC, later benchmarks would fork a process with
+    // gRPC's state in it (gRPC's own children exec at once).
+    for (const auto& s : payload_sizes) {
+        benchmark::RegisterBenchmark((std::string("grpc/") + s.label).c_str(), grpc_call, s.bytes)->UseRealTime();
+    }
 #endif
     for (auto what : {keel_case::tree, keel_case::tree_build}) {
         for (auto m : modes) {

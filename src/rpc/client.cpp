@@ -35,14 +35,7 @@ client_core::client_core(connection conn, channel_view channels, client_options 
     _ch.header->client_wait.store(static_cast<std::uint32_t>(_options.wait), std::memory_order_release);
 }
 
-client_core::~client_core() {
-    {
-        std::lock_guard guard(_async_lock);
-        _closing.store(true, std::memory_order_relaxed);
-    }
-    _async_ready.notify_all();
-    if (_completer.joinable()) _completer.join();
-}
+client_core::~client_core() { _async.close(); }
 
 result<std::unique_ptr<client_core>> client_core::open(std::string_view path, std::string_view service,
                                                        std::uint64_t schema_hash, const client_options& options) {
@@ -199,7 +192,7 @@ result<void> client_core::receive(std::uint64_t p, std::byte* out, std::uint32_t
             return fail(keel::make_error_code(std::errc::timed_out),
                         "rpc::client: no response to call " + std::to_string(p) + " in time");
         }
-        if (_closing.load(std::memory_order_relaxed)) {
+        if (_async.closing()) {
             abandon();
             return fail(keel::make_error_code(std::errc::operation_canceled),
                         "rpc::client: the client was destroyed before call " + std::to_string(p) + " was answered");
@@ -244,59 +237,76 @@ result<void> client_core::receive(std::uint64_t p, std::byte* out, std::uint32_t
 
 void client_core::await_async(std::uint64_t p, std::uint32_t result_bytes, clock::time_point deadline,
                               std::unique_ptr<async_completion> done) {
-    {
-        std::lock_guard guard(_async_lock);
-        _async_pending.emplace(p, pending_async{result_bytes, deadline, std::move(done)});
-        try {
-            start_completer();
-        } catch (...) {
-            _async_pending.erase(p);  // the caller sees the exception; nobody waits for p
-            throw;
-        }
-    }
-    _async_ready.notify_one();
+    _async.await(p, result_bytes, deadline, std::move(done));
 }
 
 void client_core::refuse_async(error_code ec, std::string text, std::unique_ptr<async_completion> done) {
+    _async.refuse(ec, std::move(text), std::move(done));
+}
+
+// ---- async_completer ----------------------------------------------------------------
+
+void async_completer::await(std::uint64_t id, std::uint32_t result_bytes, clock::time_point deadline,
+                            std::unique_ptr<async_completion> done) {
     {
-        std::lock_guard guard(_async_lock);
-        _async_refused.push_back({ec, std::move(text), std::move(done)});
+        std::lock_guard guard(_lock);
+        _pending.emplace(id, pending{result_bytes, deadline, std::move(done)});
         try {
-            start_completer();
+            start();
         } catch (...) {
-            _async_refused.pop_back();
+            _pending.erase(id);  // the caller sees the exception; nobody waits for id
             throw;
         }
     }
-    _async_ready.notify_one();
+    _ready.notify_one();
 }
 
-void client_core::start_completer() {
-    if (!_completer.joinable()) _completer = std::thread([this] { complete_loop(); });
+void async_completer::refuse(error_code ec, std::string text, std::unique_ptr<async_completion> done) {
+    {
+        std::lock_guard guard(_lock);
+        _refused.push_back({ec, std::move(text), std::move(done)});
+        try {
+            start();
+        } catch (...) {
+            _refused.pop_back();
+            throw;
+        }
+    }
+    _ready.notify_one();
 }
 
-void client_core::complete_loop() {
+void async_completer::close() noexcept {
+    {
+        std::lock_guard guard(_lock);
+        _closing.store(true, std::memory_order_relaxed);
+    }
+    _ready.notify_all();
+    if (_thread.joinable()) _thread.join();
+}
+
+void async_completer::start() {
+    if (!_thread.joinable()) _thread = std::thread([this] { loop(); });
+}
+
+void async_completer::loop() {
     alignas(64) std::byte out[max_inline_payload];
     for (;;) {
-        std::unique_lock lock(_async_lock);
-        _async_ready.wait(lock, [&] {
-            return !_async_pending.empty() || !_async_refused.empty() || _closing.load(std::memory_order_relaxed);
-        });
-        if (!_async_refused.empty()) {
-            std::vector<refused_async> refused;
-            refused.swap(_async_refused);
+        std::unique_lock lock(_lock);
+        _ready.wait(lock, [&] { return !_pending.empty() || !_refused.empty() || closing(); });
+        if (!_refused.empty()) {
+            std::vector<refused> now;
+            now.swap(_refused);
             lock.unlock();
-            for (auto& r : refused) r.done->complete(r.ec, std::move(r.text), nullptr);
+            for (auto& r : now) r.done->complete(r.ec, std::move(r.text), nullptr);
             continue;
         }
-        if (_async_pending.empty()) return;  // closing, nothing left
-        // The server answers a connection's calls in order, so waiting for the oldest
-        // first costs nothing; a later call's earlier deadline is noticed after it.
-        auto node = _async_pending.extract(_async_pending.begin());
+        if (_pending.empty()) return;  // closing, nothing left
+        // A connection's calls are answered in order, so waiting for the oldest first
+        // costs nothing; a later call's earlier deadline is noticed after it.
+        auto node = _pending.extract(_pending.begin());
         lock.unlock();
-        const std::uint64_t p = node.key();
-        pending_async& op = node.mapped();
-        result<void> r = receive(p, out, op.result_bytes, op.deadline);
+        pending& op = node.mapped();
+        result<void> r = _receive(node.key(), out, op.result_bytes, op.deadline);
         op.done->complete(r, r ? std::string() : error_detail(), out);
     }
 }

@@ -90,6 +90,22 @@ struct client_access {
     }
 };
 
+template <class Service>
+struct async_access<client<Service>> {
+    template <class Method, class... A>
+    static result<std::uint64_t> send(client<Service>& c, const call_options& options,
+                                      std::chrono::steady_clock::time_point deadline, A&&... args) {
+        return client_access::send<Method>(c, options, deadline, std::forward<A>(args)...);
+    }
+    static void await(client<Service>& c, std::uint64_t p, std::uint32_t result_bytes,
+                      std::chrono::steady_clock::time_point deadline, std::unique_ptr<async_completion> done) {
+        client_access::core(c).await_async(p, result_bytes, deadline, std::move(done));
+    }
+    static void refuse(client<Service>& c, error_code ec, std::string text, std::unique_ptr<async_completion> done) {
+        client_access::core(c).refuse_async(ec, std::move(text), std::move(done));
+    }
+};
+
 /// The method's argument types as a tuple of values: async_initiate stores them, so
 /// a deferred initiation (use_awaitable, deferred) never reads the caller's temporaries.
 template <class Signature>
@@ -99,28 +115,29 @@ struct argument_tuple_of<R(Args...)> {
     using type = std::tuple<Args...>;
 };
 
-template <class Method, class Service>
+template <class Method, class Client>
 struct async_initiation {
     template <class Handler, class... Args>
-    void operator()(Handler handler, client<Service>* c, call_options options, std::tuple<Args...> args) const {
+    void operator()(Handler handler, Client* c, call_options options, std::tuple<Args...> args) const {
         using R = typename Method::result_type;
+        using access = async_access<Client>;
         if (!*c) throw std::logic_error("keel::rpc::async_call: the client is not connected");
         const auto deadline = platform::deadline_after(options.timeout);
         auto done = std::make_unique<asio_completion<R, Handler>>(std::move(handler));
         auto p = std::apply(
-            [&](Args&... a) { return client_access::send<Method>(*c, options, deadline, std::move(a)...); }, args);
+            [&](Args&... a) { return access::template send<Method>(*c, options, deadline, std::move(a)...); }, args);
         if (!p) {
             // Refused before it was sent (overloaded, dead, timed out).
-            client_access::core(*c).refuse_async(p.error(), error_detail(), std::move(done));
+            access::refuse(*c, p.error(), error_detail(), std::move(done));
             return;
         }
-        client_access::core(*c).await_async(*p, static_cast<std::uint32_t>(Method::result_bytes), deadline,
-                                            std::move(done));
+        access::await(*c, *p, static_cast<std::uint32_t>(Method::result_bytes), deadline, std::move(done));
     }
 };
 
-template <class Method, class Service, class Token, class Refs, std::size_t... I>
-auto start_async_call(client<Service>& c, const call_options& options, Token&& token, Refs&& refs,
+/// Starts an async call on any client type async_access knows (rpc::client, rpc::net::client).
+template <class Method, class Client, class Token, class Refs, std::size_t... I>
+auto start_async_call(Client& c, const call_options& options, Token&& token, Refs&& refs,
                       std::index_sequence<I...>) {
     using R = typename Method::result_type;
     using values = typename argument_tuple_of<typename Method::signature>::type;
@@ -128,13 +145,25 @@ auto start_async_call(client<Service>& c, const call_options& options, Token&& t
                   "keel::rpc::async_call: the result type must be default-constructible (an error passes R{})");
     static_assert(sizeof...(I) == std::tuple_size_v<values>, "keel::rpc::async_call: wrong number of arguments");
     return boost::asio::async_initiate<Token, call_signature<R>>(
-        async_initiation<Method, Service>{}, token, &c, options,
+        async_initiation<Method, Client>{}, token, &c, options,
         values(std::tuple_element_t<I, values>(std::get<I>(std::move(refs)))...));
 }
 
 template <class... T, std::size_t... I>
 auto leading(std::tuple<T...>&& all, std::index_sequence<I...>) {
     return std::forward_as_tuple(std::get<I>(std::move(all))...);
+}
+
+/// Splits (args..., token) and starts the call.
+template <class Method, class Client, class... ArgsAndToken>
+auto async_call_split(Client& c, const call_options& options, ArgsAndToken&&... args_and_token) {
+    static_assert(sizeof...(ArgsAndToken) >= 1, "keel::rpc::async_call: the last argument is the completion token");
+    constexpr std::size_t n = sizeof...(ArgsAndToken) - 1;
+    auto all = std::forward_as_tuple(std::forward<ArgsAndToken>(args_and_token)...);
+    auto&& token = std::get<n>(std::move(all));
+    return start_async_call<Method>(c, options, std::forward<decltype(token)>(token),
+                                            leading(std::move(all), std::make_index_sequence<n>{}),
+                                            std::make_index_sequence<n>{});
 }
 
 }  // namespace detail
@@ -160,13 +189,7 @@ auto leading(std::tuple<T...>&& all, std::index_sequence<I...>) {
 /// completion and a hand-off to the completion thread.
 template <class Method, class Service, class... ArgsAndToken>
 auto async_call_with(client<Service>& c, const call_options& options, ArgsAndToken&&... args_and_token) {
-    static_assert(sizeof...(ArgsAndToken) >= 1, "keel::rpc::async_call: the last argument is the completion token");
-    constexpr std::size_t n = sizeof...(ArgsAndToken) - 1;
-    auto all = std::forward_as_tuple(std::forward<ArgsAndToken>(args_and_token)...);
-    auto&& token = std::get<n>(std::move(all));
-    return detail::start_async_call<Method>(c, options, std::forward<decltype(token)>(token),
-                                            detail::leading(std::move(all), std::make_index_sequence<n>{}),
-                                            std::make_index_sequence<n>{});
+    return detail::async_call_split<Method>(c, options, std::forward<ArgsAndToken>(args_and_token)...);
 }
 
 /// async_call_with with default call_options.

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,7 +56,60 @@ public:
     virtual void complete(result<void> status, std::string text, const std::byte* payload) noexcept = 0;
 };
 
+/// A client's completion thread (rpc::client and rpc::net::client): started by the
+/// first await()/refuse(), it completes refusals and receives the awaited calls in
+/// call order through `receive` (which waits for one response), one at a time.
+/// close() stops it: `receive` must see closing() and give up with
+/// std::errc::operation_canceled, so every call still waiting completes with that.
+/// Thread-safety: all members may be called from any thread.
+class async_completer {
+public:
+    using receive_fn = std::function<result<void>(std::uint64_t id, std::byte* out, std::uint32_t result_bytes,
+                                                  std::chrono::steady_clock::time_point deadline)>;
+    explicit async_completer(receive_fn receive) noexcept : _receive(std::move(receive)) {}
+    async_completer(const async_completer&) = delete;
+    async_completer& operator=(const async_completer&) = delete;
+    ~async_completer() { close(); }
+
+    /// Hands call `id`'s response to the thread. Throws std::system_error when the
+    /// thread cannot start (nobody then waits for `id`).
+    void await(std::uint64_t id, std::uint32_t result_bytes, std::chrono::steady_clock::time_point deadline,
+               std::unique_ptr<async_completion> done);
+    /// Completes `done` with `ec` on the thread (a call refused before it was sent must
+    /// not complete inside its initiating function).
+    void refuse(error_code ec, std::string text, std::unique_ptr<async_completion> done);
+    /// Sets closing() and joins the thread (idempotent).
+    void close() noexcept;
+    [[nodiscard]] bool closing() const noexcept { return _closing.load(std::memory_order_relaxed); }
+
+private:
+    struct pending {
+        std::uint32_t result_bytes;
+        std::chrono::steady_clock::time_point deadline;
+        std::unique_ptr<async_completion> done;
+    };
+    struct refused {
+        error_code ec;
+        std::string text;
+        std::unique_ptr<async_completion> done;
+    };
+    receive_fn _receive;
+    std::mutex _lock;
+    std::condition_variable _ready;
+    std::map<std::uint64_t, pending> _pending;  // by call id or ring position: received in order
+    std::vector<refused> _refused;
+    std::atomic<bool> _closing{false};
+    std::thread _thread;
+
+    void start();  // under _lock
+    void loop();
+};
+
 struct client_access;
+/// How async_call reaches a client type's untyped core: specialised for rpc::client
+/// (async_call.hpp) and rpc::net::client (net_async_call.hpp).
+template <class Client>
+struct async_access;
 
 /// The untyped part of rpc::client (src/rpc/client.cpp).
 class client_core {
@@ -108,26 +162,12 @@ private:
     std::mutex _abandoned_lock;
     std::vector<std::uint64_t> _abandoned;  // calls that timed out; their responses are released by whoever finds them
 
-    struct pending_async {
-        std::uint32_t result_bytes;
-        std::chrono::steady_clock::time_point deadline;
-        std::unique_ptr<async_completion> done;
-    };
-    std::mutex _async_lock;
-    std::condition_variable _async_ready;
-    std::map<std::uint64_t, pending_async> _async_pending;  // by call position: received in order
-    struct refused_async {
-        error_code ec;
-        std::string text;
-        std::unique_ptr<async_completion> done;
-    };
-    std::vector<refused_async> _async_refused;
-    std::atomic<bool> _closing{false};
-    std::thread _completer;  // started by the first await_async
+    async_completer _async{[this](std::uint64_t p, std::byte* out, std::uint32_t result_bytes,
+                                  std::chrono::steady_clock::time_point deadline) {
+        return receive(p, out, result_bytes, deadline);
+    }};
 
     result<void> check_peer(std::chrono::steady_clock::time_point& next_check) noexcept;
-    void start_completer();  // under _async_lock
-    void complete_loop();
     bool release_if_abandoned(std::uint64_t p) noexcept;
 };
 

@@ -6,6 +6,7 @@
 
 #include <keel/result.hpp>
 #include <keel/rpc/channel.hpp>
+#include <keel/rpc/client.hpp>
 #include <keel/rpc/error.hpp>
 #include <keel/rpc/method.hpp>
 #include <keel/rpc/segment.hpp>
@@ -120,6 +121,14 @@ result<void> call(net_client_core& core, std::uint32_t method, const std::byte* 
                   std::chrono::steady_clock::time_point deadline);
 /// The client's heap for shm_ptr arguments; nullptr when client_options::arena_bytes was 0.
 shared_heap* heap(net_client_core& core) noexcept;
+/// For async_call (keel/rpc/net_async_call.hpp): sends without waiting (the call's id),
+/// then hands the wait to the client's completion thread, or completes a refusal there.
+result<std::uint64_t> send(net_client_core& core, std::uint32_t method, const std::byte* args, std::uint32_t length,
+                           bool ship_heap);
+void await_async(net_client_core& core, std::uint64_t id, std::uint32_t result_bytes,
+                 std::chrono::steady_clock::time_point deadline, std::unique_ptr<rpc::detail::async_completion> done);
+void refuse_async(net_client_core& core, error_code ec, std::string text,
+                  std::unique_ptr<rpc::detail::async_completion> done);
 
 
 }  // namespace detail
@@ -209,7 +218,20 @@ public:
     }
 
 private:
+    friend struct rpc::detail::async_access<client>;
     detail::client_core_ptr _core;
+
+    // Encodes the arguments and sends the call (async_call); its id.
+    template <class Method, class R, class... Args, class... A>
+    result<std::uint64_t> send_call(R (*)(Args...), A&&... args) {
+        constexpr std::uint32_t index = Service::template index_of<Method>();
+        static_assert(index != Service::npos, "keel::rpc::net::async_call: the method is not part of this service");
+        static_assert(sizeof...(A) == sizeof...(Args), "keel::rpc::net::async_call: wrong number of arguments");
+        alignas(64) std::byte in[Method::argument_bytes + 1];
+        rpc::detail::encode_arguments<Args...>(in, std::index_sequence_for<Args...>{}, std::forward<A>(args)...);
+        return detail::send(*_core, index, in, static_cast<std::uint32_t>(Method::argument_bytes),
+                            detail::passes_shm_ptr_v<typename Method::signature>);
+    }
 
     template <class Method, class R, class... Args, class... A>
     result<R> invoke(const call_options& options, R (*)(Args...), A&&... args) {

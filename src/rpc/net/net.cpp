@@ -419,8 +419,17 @@ public:
         return fail(errc::peer_dead, "rpc::net: cannot connect to " + describe(where));
     }
 
+    ~net_client_core() { _async.close(); }
+
     result<void> call(std::uint32_t method, const std::byte* args, std::uint32_t length, bool ship_heap,
                       std::byte* out, std::uint32_t result_bytes, clock::time_point deadline) {
+        auto id = send(method, args, length, ship_heap);
+        if (!id) return id.error();
+        return receive(*id, out, result_bytes, deadline);
+    }
+
+    /// Sends a call; its id, to receive() the response.
+    result<std::uint64_t> send(std::uint32_t method, const std::byte* args, std::uint32_t length, bool ship_heap) {
         if (ship_heap && !_heap) {
             return fail(errc::bad_arguments,
                         "rpc::net: the method passes shm_ptrs but the client was opened with arena_bytes 0");
@@ -436,12 +445,19 @@ public:
             std::memcpy(joined.data() + length, _space.base() + _space.heap_offset(arena_role::client), shipped);
             data = joined;
         }
-        std::unique_lock lock(_lock);
+        std::lock_guard guard(_lock);
         if (_dead) return fail(errc::peer_dead, "rpc::net: the connection is dead");
         const std::uint64_t id = _next_id++;
         const request_header h{id, method, length, shipped};
         if (auto r = _worker->send(_ep, am_request, bytes_of(h), data); !r) return r.error();
         _waiting.emplace(id, response{});
+        return id;
+    }
+
+    /// Waits for call `id`'s response (progressing the worker; other threads' responses
+    /// are filed for them) until `deadline`, or until the client is destroyed.
+    result<void> receive(std::uint64_t id, std::byte* out, std::uint32_t result_bytes, clock::time_point deadline) {
+        std::unique_lock lock(_lock);
         for (;;) {
             auto it = _waiting.find(id);
             if (it->second.arrived) {
@@ -453,6 +469,11 @@ public:
                 _waiting.erase(it);
                 return fail(errc::peer_dead, "rpc::net: the server died or the connection broke during call " +
                                                  std::to_string(id));
+            }
+            if (_async.closing()) {
+                _waiting.erase(it);
+                return fail(keel::make_error_code(std::errc::operation_canceled),
+                            "rpc::net: the client was destroyed while call " + std::to_string(id) + " waited");
             }
             if (clock::now() >= deadline) {
                 _waiting.erase(it);
@@ -471,6 +492,14 @@ public:
                 if (failed == _ep) _dead = true;
             }
         }
+    }
+
+    void await_async(std::uint64_t id, std::uint32_t result_bytes, clock::time_point deadline,
+                     std::unique_ptr<rpc::detail::async_completion> done) {
+        _async.await(id, result_bytes, deadline, std::move(done));
+    }
+    void refuse_async(error_code ec, std::string text, std::unique_ptr<rpc::detail::async_completion> done) {
+        _async.refuse(ec, std::move(text), std::move(done));
     }
 
     shared_heap* heap() noexcept { return _heap.get(); }
@@ -516,6 +545,11 @@ private:
     std::string _refusal;
     std::uint64_t _next_id = 1;
     std::map<std::uint64_t, response> _waiting;
+    // async_call's completion thread: receives the awaited calls in sending order.
+    rpc::detail::async_completer _async{[this](std::uint64_t id, std::byte* out, std::uint32_t result_bytes,
+                                               clock::time_point deadline) {
+        return receive(id, out, result_bytes, deadline);
+    }};
 
     void on_message(endpoint_id, unsigned am, std::span<const std::byte> header, std::span<const std::byte> data) {
         if (am == am_welcome) {
@@ -580,5 +614,17 @@ result<void> call(net_client_core& core, std::uint32_t method, const std::byte* 
     return core.call(method, args, length, ship_heap, out, result_bytes, deadline);
 }
 shared_heap* heap(net_client_core& core) noexcept { return core.heap(); }
+result<std::uint64_t> send(net_client_core& core, std::uint32_t method, const std::byte* args, std::uint32_t length,
+                           bool ship_heap) {
+    return core.send(method, args, length, ship_heap);
+}
+void await_async(net_client_core& core, std::uint64_t id, std::uint32_t result_bytes, clock::time_point deadline,
+                 std::unique_ptr<rpc::detail::async_completion> done) {
+    core.await_async(id, result_bytes, deadline, std::move(done));
+}
+void refuse_async(net_client_core& core, error_code ec, std::string text,
+                  std::unique_ptr<rpc::detail::async_completion> done) {
+    core.refuse_async(ec, std::move(text), std::move(done));
+}
 
 }  // namespace keel::rpc::net::detail

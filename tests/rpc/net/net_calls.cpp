@@ -1,12 +1,16 @@
 // keel::rpc::net across two processes over UCX on loopback (fork: the child serves):
 // the same service and handlers as the shared-memory tests, values and structs,
 // handler errors and missing handlers, refusals at the handshake, several threads of
-// one client, several clients, the server dying under a call, and shm_ptr arguments
-// (arrays, containers, linked nodes) shipped with the used part of the client's heap.
+// one client, several clients, the server dying under a call, shm_ptr arguments
+// (arrays, containers, linked nodes) shipped with the used part of the client's heap,
+// and async_call (callbacks, use_future, cancellation when the client goes).
 #include "../rpc_calls_support.hpp"
 
 #include <keel/rpc/containers.hpp>
 #include <keel/rpc/net.hpp>
+#include <keel/rpc/net_async_call.hpp>
+
+#include <boost/asio/use_future.hpp>
 
 #include <catch2/catch.hpp>
 #include <catch_result.hpp>
@@ -14,6 +18,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
+#include <mutex>
 #include <numeric>
 #include <thread>
 #include <vector>
@@ -304,4 +310,73 @@ TEST_CASE("net: a client without a heap cannot pass shm_ptrs; a server refuses t
     REQUIRE(c->call<noop>());  // nothing was sent; the connection is fine
     *c = {};
     CHECK(s.server.join().empty());
+}
+
+TEST_CASE("net: async_call with callbacks and futures, answered in call order", "[rpc][net][async]") {
+    served s;
+    auto c = connect_to(s.port.receive());
+    constexpr std::uint32_t calls = 500;
+    std::mutex lock;
+    std::vector<std::uint64_t> results;
+    std::atomic<std::uint32_t> done{0};
+    for (std::uint32_t i = 0; i < calls; ++i) {
+        net::async_call<add>(c, std::uint64_t{1000}, i, [&](keel::error_code ec, std::uint64_t v) {
+            std::lock_guard guard(lock);
+            results.push_back(ec ? ~std::uint64_t{0} : v);
+            done.fetch_add(1, std::memory_order_release);
+        });
+    }
+    // A shm_ptr argument ships the heap as it is when the call is made.
+    auto p = c.heap().make_array<std::uint64_t>(100);
+    REQUIRE(p);
+    auto* a = *c.heap().resolve(*p, 100);
+    for (std::uint32_t i = 0; i < 100; ++i) a[i] = 2;
+    std::future<std::uint64_t> sum = net::async_call<sum_array>(c, *p, 100u, boost::asio::use_future);
+    std::future<void> failing = net::async_call<fail>(c, std::int32_t{9}, boost::asio::use_future);
+    std::future<void> missing = net::async_call<unhandled>(c, boost::asio::use_future);
+    CHECK(sum.get() == 200);
+    try {
+        failing.get();
+        FAIL("the failing call succeeded");
+    } catch (const boost::system::system_error& e) {
+        CHECK(e.code() == rpc::errc::handler_failed);
+    }
+    CHECK_THROWS_AS(missing.get(), boost::system::system_error);
+    while (done.load(std::memory_order_acquire) != calls) std::this_thread::sleep_for(1ms);
+    REQUIRE(results.size() == calls);
+    for (std::uint32_t i = 0; i < calls; ++i) CHECK(results[i] == 1000 + i);
+    // Synchronous calls share the connection with the completion thread.
+    auto r = c.call<add>(std::uint64_t{1}, 2u);
+    REQUIRE(r);
+    CHECK(*r == 3);
+    c = {};
+    CHECK(s.server.join().empty());
+}
+
+TEST_CASE("net: async_call refusals complete on the completion thread; destroying the client cancels",
+          "[rpc][net][async]") {
+    served s(2);
+    const std::uint16_t port = s.port.receive();
+    auto c = connect_to(port);
+    net::client_options none;
+    none.arena_bytes = 0;
+    auto bare = net::client<test_service>::connect(net::address{"127.0.0.1", port}, none);
+    REQUIRE(bare);
+    std::promise<std::pair<keel::error_code, std::thread::id>> refused;
+    net::async_call<sum_array>(*bare, rpc::shm_ptr<std::uint64_t>(4096), 1u, [&](keel::error_code ec, std::uint64_t) {
+        refused.set_value({ec, std::this_thread::get_id()});
+    });
+    const auto [ec, where] = refused.get_future().get();
+    CHECK(ec == rpc::errc::bad_arguments);
+    CHECK(where != std::this_thread::get_id());
+    *bare = {};
+    std::promise<keel::error_code> result;
+    net::async_call<hang>(c, [&](keel::error_code e) { result.set_value(e); });
+    REQUIRE(s.in_hang.wait());
+    c = {};  // joins the completion thread
+    auto f = result.get_future();
+    REQUIRE(f.wait_for(0s) == std::future_status::ready);
+    CHECK(f.get() == std::errc::operation_canceled);
+    s.server.kill(SIGKILL);
+    (void)s.server.join();
 }

@@ -2,3 +2,10 @@
 
 /// keel::sched: schedulability analysis on integer time (docs/sched.md).
 #include <keel/sched/task.hpp>
+#include <keel/sched/fp.hpp>
+#include <keel/sched/priority_assignment.hpp>
+#include <keel/sched/sensitivity.hpp>
+#include <keel/sched/utilization.hpp>
+#include <keel/sched/edf.hpp>
+#include <keel/sched/generate.hpp>
+#include <keel/sched/simulate.hpp>

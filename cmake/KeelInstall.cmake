@@ -19,6 +19,9 @@ install(TARGETS ${_keel_installed_targets} keel
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS keel_info keel_alloc_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET keel_sched_tool)
+    install(TARGETS keel_sched_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 # The LD_PRELOAD recorder is a plugin, not a library to link: no export.
 install(TARGETS keel_alloc_trace LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 

@@ -228,7 +228,8 @@ result<void> client_core::receive(std::uint64_t p, std::byte* out, std::uint32_t
     case errc::bad_arguments:
     case errc::payload_too_large:
     case errc::sandbox_unavailable:
-    case errc::sandbox_fault: return fail(static_cast<errc>(code), text);
+    case errc::sandbox_fault:
+    case errc::safety_refused: return fail(static_cast<errc>(code), text);
     default: break;
     }
     _dead.store(true, std::memory_order_relaxed);

@@ -47,6 +47,7 @@ public:
         case errc::not_allocated: return "not a live block of this shared heap";
         case errc::give_back_full: return "the give-back ring is full (the server has not drained it yet)";
         case errc::transport_failed: return "the network transport failed";
+        case errc::safety_refused: return "the call's safety mode is weaker than the server requires";
         }
         return "unknown keel.rpc error " + std::to_string(ev);
     }

@@ -86,6 +86,7 @@ server_core::server_core(std::string path, std::string_view service, std::uint64
     : _listener(std::move(path), to_listener_options(service, schema_hash, checked(options))),
       _options(std::move(options)),
       _handlers(methods),
+      _required(methods, safety_mode::relaxed),
       _argument_bytes(std::move(argument_bytes)),
       _copy_storage(new std::byte[_options.max_copy_bytes + 64]) {
     const auto a = reinterpret_cast<std::uintptr_t>(_copy_storage.get());
@@ -95,6 +96,7 @@ server_core::server_core(std::string path, std::string_view service, std::uint64
 server_core::~server_core() = default;
 
 void server_core::set_handler(std::uint32_t index, handler_fn fn) { _handlers.at(index) = std::move(fn); }
+void server_core::require_safety(std::uint32_t index, safety_mode minimum) { _required.at(index) = minimum; }
 
 std::size_t server_core::connections() const noexcept { return _live.load(std::memory_order_relaxed); }
 
@@ -184,6 +186,11 @@ bool server_core::serve_one(conn_state& c) {
         status = errc::bad_arguments;
         text = "method index " + std::to_string(method) + " takes " + std::to_string(_argument_bytes[method]) +
                " bytes of arguments, the request has " + std::to_string(length);
+    } else if (!satisfies(st.mode, _required[method])) {
+        status = errc::safety_refused;
+        text = "method index " + std::to_string(method) + " requires safety mode " +
+               std::string(to_string(_required[method])) + " (or one that gives its guarantee); the call asked for " +
+               std::string(to_string(st.mode)) + ", nothing ran";
     } else {
         if (st.mode == safety_mode::copy) {
             st.copy_buffer = _copy_buffer;

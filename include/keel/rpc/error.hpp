@@ -51,6 +51,7 @@ enum class errc {
     not_allocated,          ///< the shm_ptr is not a live block of this heap (or was not lent)
     give_back_full,         ///< the give-back ring is full: the server has not drained it yet
     transport_failed,       ///< the network transport (UCX) refused; error_detail() names the call and status
+    safety_refused,         ///< the call's safety mode does not give the guarantee the server requires for the method
 };
 
 /// The error category of rpc::errc ("keel.rpc"). Thread-safe, a singleton.

@@ -62,6 +62,21 @@ enum class safety_mode : std::uint8_t {
 /// "relaxed", "copy", "sealed" or "sandboxed".
 [[nodiscard]] std::string_view to_string(safety_mode m) noexcept;
 
+/// Whether a call made in mode `given` gives the guarantee `required` promises (what a
+/// server's minimum, rpc::server::require_safety, accepts): anything satisfies relaxed;
+/// copy is satisfied by copy and by sealed (the argument cannot change while the call
+/// runs, so what the handler reads stays what it checked); sealed and sandboxed only by
+/// themselves (a sandbox protects the server from its handler, not from the sender).
+[[nodiscard]] constexpr bool satisfies(safety_mode given, safety_mode required) noexcept {
+    switch (required) {
+    case safety_mode::relaxed: return true;
+    case safety_mode::copy: return given == safety_mode::copy || given == safety_mode::sealed;
+    case safety_mode::sealed: return given == safety_mode::sealed;
+    case safety_mode::sandboxed: return given == safety_mode::sandboxed;
+    }
+    return false;
+}
+
 // ---- copy ---------------------------------------------------------------------------
 
 /// Payloads up to this size are cheaper to copy than to seal (RPCool measured a

@@ -180,6 +180,7 @@ public:
     ~server_core();
 
     void set_handler(std::uint32_t index, handler_fn fn);
+    void require_safety(std::uint32_t index, safety_mode minimum);
     void run(std::stop_token stop);
     std::size_t poll_once();
     [[nodiscard]] std::size_t connections() const noexcept;
@@ -192,6 +193,7 @@ private:
     listener _listener;
     server_options _options;
     std::vector<handler_fn> _handlers;
+    std::vector<safety_mode> _required;  // per method: what a call's mode must satisfy
     std::vector<std::uint32_t> _argument_bytes;
     std::vector<std::unique_ptr<conn_state>> _conns;
     std::unique_ptr<std::byte[]> _copy_storage;  // copy mode's per-call buffer (one call at a time)
@@ -300,6 +302,17 @@ public:
         static_assert(index != Service::npos, "keel::rpc::server::handle: the method is not part of this service");
         _core->set_handler(index, detail::handler_maker<typename Method::signature>::template make<Method>(
                                       std::forward<F>(f)));
+    }
+
+    /// Refuses calls of `Method` whose safety mode does not give `minimum`'s guarantee
+    /// (see rpc::satisfies): they fail with errc::safety_refused before the handler
+    /// runs, whatever mode the client asked for. Without it a client may call any
+    /// method in any mode (a per-call choice overrides the method's default).
+    template <class Method>
+    void require_safety(safety_mode minimum) {
+        constexpr std::uint32_t index = Service::template index_of<Method>();
+        static_assert(index != Service::npos, "keel::rpc::server::require_safety: the method is not part of this service");
+        _core->require_safety(index, minimum);
     }
 
     /// Serves until `stop` is requested (noticed within options.housekeeping_interval).

@@ -7,7 +7,8 @@
 // for the call, a second client thread writing them dies with SIGSEGV (observed in a
 // forked client) and the server's view is unchanged, blocks not from
 // allocate_sealable are refused; sandboxed: refused with sandbox_unavailable where
-// MPK is missing (the server stays up), run in a sandbox where it exists.
+// MPK is missing (the server stays up), run in a sandbox where it exists; a server's
+// minimum mode per method refuses weaker calls (safety_refused) before the handler runs.
 #include "../rpc_calls_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -59,7 +60,8 @@ struct shared_words {
 
 int private_word = 0;  // a sandboxed handler writing it strays out of the sandbox
 
-std::string run_server(const std::string& name, std::uint32_t* flags, std::size_t clients = 1) {
+std::string run_server(const std::string& name, std::uint32_t* flags, std::size_t clients = 1,
+                       bool copy_minimum = false) {
     rpc::server<modes_service> srv(name);
     auto peek_handler = [flags](rpc::call_context& ctx, rpc::shm_ptr<std::uint64_t> p, std::uint32_t n) {
         auto a = ctx.resolve(p, n);
@@ -83,6 +85,7 @@ std::string run_server(const std::string& name, std::uint32_t* flags, std::size_
     srv.handle<mode_of>([](rpc::call_context& ctx) { return static_cast<std::uint32_t>(ctx.mode()); });
     srv.handle<sandboxed_add>([](std::uint64_t a, std::uint32_t b) { return a + b; });
     srv.handle<sandboxed_stray>([] { *static_cast<volatile int*>(&private_word) = 1; });
+    if (copy_minimum) srv.require_safety<sum_copy>(rpc::safety_mode::copy);
     serve_until_clients_leave(srv, clients);
     return {};
 }
@@ -312,6 +315,41 @@ TEST_CASE("modes: sandboxed calls run in an MPK sandbox, or are refused where th
         REQUIRE(again);
         CHECK(*again == 3);
     }
+    c = {};
+    CHECK(server.join().empty());
+}
+
+TEST_CASE("modes: a server's minimum mode refuses weaker calls before the handler runs", "[rpc][modes]") {
+    STATIC_REQUIRE(rpc::satisfies(rpc::safety_mode::sealed, rpc::safety_mode::copy));
+    STATIC_REQUIRE_FALSE(rpc::satisfies(rpc::safety_mode::relaxed, rpc::safety_mode::copy));
+    STATIC_REQUIRE_FALSE(rpc::satisfies(rpc::safety_mode::sandboxed, rpc::safety_mode::copy));
+    STATIC_REQUIRE_FALSE(rpc::satisfies(rpc::safety_mode::copy, rpc::safety_mode::sealed));
+    STATIC_REQUIRE(rpc::satisfies(rpc::safety_mode::relaxed, rpc::safety_mode::relaxed));
+    shared_words flags;
+    const auto name = abstract_name("minimum");
+    child server([&] { return run_server(name, flags.w, 1, true); });
+    auto c = rpc::client<modes_service>::connect(name, client_opts());
+    REQUIRE(c);
+    auto p = c->heap().allocate_sealable(64 * sizeof(std::uint64_t));
+    REQUIRE(p);
+    const auto a = rpc::shm_cast<std::uint64_t>(*p);
+    auto* v = *c->heap().resolve(a, 64);
+    for (std::uint32_t i = 0; i < 64; ++i) v[i] = i;
+    // sum_copy's default (copy) and sealed satisfy the minimum; relaxed does not.
+    auto ok = c->call<sum_copy>(a, 64u);
+    REQUIRE(ok);
+    CHECK(*ok == sum_of(64));
+    auto sealed = c->call_with<sum_copy>({.safety = rpc::safety_mode::sealed}, a, 64u);
+    REQUIRE(sealed);
+    CHECK(*sealed == sum_of(64));
+    auto weak = c->call_with<sum_copy>({.safety = rpc::safety_mode::relaxed}, a, 64u);
+    REQUIRE_FALSE(weak);
+    CHECK(weak.error() == rpc::errc::safety_refused);
+    CHECK_THAT(rpc::error_detail(), Catch::Contains("requires safety mode copy") && Catch::Contains("relaxed"));
+    // Other methods are not affected, and the connection goes on.
+    auto m = c->call_with<mode_of>({.safety = rpc::safety_mode::relaxed});
+    REQUIRE(m);
+    CHECK(*m == static_cast<std::uint32_t>(rpc::safety_mode::relaxed));
     c = {};
     CHECK(server.join().empty());
 }

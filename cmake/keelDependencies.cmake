@@ -3,7 +3,7 @@
 # distribution or package manager spells its targets.
 #
 # Used by keel's own build and, installed next to keelConfig.cmake, by consumers.
-# Input: KEEL_DEPENDENCIES, a list drawn from: boost uring mimalloc ucx.
+# Input: KEEL_DEPENDENCIES, a list drawn from: boost uring mimalloc ucx coinor tbb.
 
 include(CMakeFindDependencyMacro)
 
@@ -63,4 +63,18 @@ if("ucx" IN_LIST KEEL_DEPENDENCIES)
         message(FATAL_ERROR "UCX was found but not its libucm (next to ${_keel_ucs_location})")
     endif()
     _keel_dep_alias(ucx "ucx::ucp;ucx::ucs;${KEEL_UCM_LIBRARY}")
+endif()
+
+if("coinor" IN_LIST KEEL_DEPENDENCIES)
+    # COIN-OR CBC has no CMake package on Debian (coinor-libcbc-dev): pkg-config.
+    find_package(PkgConfig REQUIRED)
+    pkg_check_modules(KEEL_CBC REQUIRED IMPORTED_TARGET GLOBAL cbc)
+    _keel_dep_alias(coinor PkgConfig::KEEL_CBC)
+endif()
+
+if("tbb" IN_LIST KEEL_DEPENDENCIES)
+    # keel::sched's parallel experiments (experiment.hpp) link oneTBB privately; a
+    # static keel_sched needs it at link time.
+    _keel_find(TBB CONFIG)
+    _keel_dep_alias(tbb TBB::tbb)
 endif()

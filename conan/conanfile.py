@@ -24,6 +24,9 @@ class KeelConan(ConanFile):
         # keel::rpc_net over UCX. ConanCenter has no UCX recipe: this uses the
         # system's (Debian libucx-dev), found through UCX's own CMake package.
         "with_ucx": [True, False],
+        # keel::sched solves its linear-constraint problems with COIN-OR CBC. Like UCX,
+        # the system's (Debian coinor-libcbc-dev), found through pkg-config (cbc.pc).
+        "with_coinor": [True, False],
     }
     default_options = {
         "shared": False,
@@ -31,6 +34,7 @@ class KeelConan(ConanFile):
         "with_liburing": True,
         "with_mimalloc": True,
         "with_ucx": False,
+        "with_coinor": False,
     }
     implements = ["auto_shared_fpic"]
 
@@ -56,6 +60,9 @@ class KeelConan(ConanFile):
             # Build time only: mimalloc_resource compiles against <mimalloc.h> and
             # loads libmimalloc.so.2 at run time, so consumers link nothing of it.
             self.requires("mimalloc/[>=2.0]", visible=False, libs=False, headers=True)
+        # keel::sched's parallel experiments link oneTBB privately (a static keel_sched
+        # needs it at link time; no TBB header is in keel's).
+        self.requires("onetbb/[>=2021.3]")
 
     def validate(self):
         check_min_cppstd(self, 20)
@@ -73,6 +80,7 @@ class KeelConan(ConanFile):
         tc.cache_variables["KEEL_WITH_LIBURING"] = bool(self.options.get_safe("with_liburing"))
         tc.cache_variables["KEEL_WITH_MIMALLOC"] = bool(self.options.with_mimalloc)
         tc.cache_variables["KEEL_WITH_UCX"] = bool(self.options.with_ucx)
+        tc.cache_variables["KEEL_WITH_COINOR"] = bool(self.options.with_coinor)
         tc.generate()
         # cmake/FindLibUring.cmake picks up the liburing::liburing target CMakeDeps makes.
         CMakeDeps(self).generate()
@@ -135,6 +143,10 @@ class KeelConan(ConanFile):
         sched = self.cpp_info.components["sched"]
         sched.set_property("cmake_target_name", "keel::sched")
         sched.libs = ["keel_sched"]
+        sched.requires = ["onetbb::onetbb"]
+        if self.options.with_coinor:
+            sched.system_libs = ["CbcSolver", "Cbc", "Cgl", "OsiClp", "ClpSolver", "Clp", "Osi",
+                                 "CoinUtils"]
 
         if self.options.with_ucx:
             rpc_net = self.cpp_info.components["rpc_net"]

@@ -5,7 +5,7 @@
 // [10 000, 1 000 000] ticks (10 ms .. 1 s in µs), D uniform in [C + (T - C)/2, T],
 // deadline-monotonic priorities, no jitter or blocking (the points test's model).
 // items_per_second = task sets per second on one core.
-// BM_fp_rta_vs_points times both tests on the same sets in the same run (thread CPU
+// fp/ratio times both tests on the same sets in the same run (thread CPU
 // time of each batch of 1000 sets) and reports points_over_rta = (time of the points
 // test) / (time of the RTA), with the RTA's iterations and the points evaluated per set.
 // Issue 8 goal: >= 300 000 FP-RTA verdicts per second per core at n = 10.
@@ -163,12 +163,12 @@ void points(benchmark::internal::Benchmark* b) {
     for (const int n : {10, 25, 50})
         for (const int u : {90, 95})
             b->Args({n, u});
-    b->ArgNames({"n", "U%"});
+    b->ArgNames({"n", "u_pct"});
 }
 
 }  // namespace
 
-BENCHMARK(BM_fp_rta)->Apply(points);
-BENCHMARK(BM_fp_schedulable)->Apply(points);
-BENCHMARK(BM_fp_points)->Apply(points);
-BENCHMARK(BM_fp_rta_vs_points)->Apply(points)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_fp_rta)->Name("fp/rta")->Apply(points);
+BENCHMARK(BM_fp_schedulable)->Name("fp/schedulable")->Apply(points);
+BENCHMARK(BM_fp_points)->Name("fp/points")->Apply(points);
+BENCHMARK(BM_fp_rta_vs_points)->Name("fp/ratio")->Apply(points)->Unit(benchmark::kMillisecond);

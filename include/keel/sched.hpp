@@ -9,3 +9,5 @@
 #include <keel/sched/edf.hpp>
 #include <keel/sched/generate.hpp>
 #include <keel/sched/simulate.hpp>
+#include <keel/sched/constraints.hpp>
+#include <keel/sched/experiment.hpp>

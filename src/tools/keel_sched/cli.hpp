@@ -5,8 +5,11 @@
 
 #include <keel/sched/task.hpp>
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <ostream>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -48,6 +51,39 @@ struct system {
     std::int64_t cores = 1;
 };
 [[nodiscard]] system read_system(const std::string& path);
+
+/// Whether `--name` is a switch (takes no value) for every command: json, scaling,
+/// solve, progress, no-progress, quiet, verbose, help. Any other `--name` takes the next
+/// argument as its value (or `--name=value`), unless it is the last argument or the
+/// next one starts with "--": then it is a switch too. Defined in main.cpp.
+[[nodiscard]] bool is_switch(const std::string& name);
+
+/// Refuses what a command does not take: an option or a switch not listed, or more
+/// than `max_positional` positional arguments (input_error naming it). Defined in input.cpp.
+void check_arguments(const arguments& args, const std::string& command,
+                     const std::vector<std::string>& options,
+                     const std::vector<std::string>& switches, std::size_t max_positional);
+
+/// A decimal integer (input_error naming `what` when it is not one or is out of range).
+[[nodiscard]] std::int64_t parse_integer(const std::string& text, const std::string& what);
+/// A finite decimal number (input_error naming `what` otherwise).
+[[nodiscard]] double parse_number(const std::string& text, const std::string& what);
+
+/// Prints `rows` as a left-aligned table, columns two spaces apart (row 0: the header).
+/// Defined in input.cpp.
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
+
+/// A library message with the task set's names: "task 2 (priority index 1)" and
+/// "task \"t2\"" (the library's positional names) become "task \"<name of task 2>\"".
+[[nodiscard]] std::string with_task_names(const task_set& set, const std::string& message);
+
+/// The set-level test `name` (fp-rta, fp-points, edf-pdc, edf-qpa, ll-bound,
+/// hyperbolic) as a predicate on a task set in priority order; input_error for an
+/// unknown name. The library's std::invalid_argument (a precondition) propagates.
+/// Defined in analyze.cpp.
+[[nodiscard]] bool test_accepts(const std::string& name, std::span<const task> tasks);
+/// input_error unless `name` is one of the tests above.
+void check_test_name(const std::string& name);
 
 // The commands (each in its own source file). Each writes to `out` and returns an exit status.
 int run_analyze(const arguments& args, std::ostream& out);

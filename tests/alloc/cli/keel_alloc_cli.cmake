@@ -4,21 +4,7 @@
 #   cmake -DTOOL=<keel-alloc> -DWORK=<scratch dir> -P keel_alloc_cli.cmake
 cmake_minimum_required(VERSION 3.25)
 
-function(run expected_rc)
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL expected_rc)
-        message(FATAL_ERROR "${ARGN}\nexited ${rc}, expected ${expected_rc}\nstdout: ${out}\nstderr: ${err}")
-    endif()
-    set(out "${out}" PARENT_SCOPE)
-    set(err "${err}" PARENT_SCOPE)
-endfunction()
-
-function(expect haystack needle what)
-    string(FIND "${haystack}" "${needle}" at)
-    if(at EQUAL -1)
-        message(FATAL_ERROR "${what}: '${needle}' not found in:\n${haystack}")
-    endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/../../support/cli_helpers.cmake")
 
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")

@@ -287,7 +287,7 @@ TEST_CASE("net: containers and linked nodes built in the client's heap resolve o
     CHECK(s.server.join().empty());
 }
 
-TEST_CASE("net: a client without a heap cannot pass shm_ptrs; a server refuses too big a heap", "[rpc][net]") {
+TEST_CASE("net: a client without a heap cannot pass shm_ptrs, and a server refuses too big a heap", "[rpc][net]") {
     net::server_options small;
     small.max_client_arena_bytes = std::size_t{1} << 20;
     served s(1, small);
@@ -353,7 +353,7 @@ TEST_CASE("net: async_call with callbacks and futures, answered in call order", 
     CHECK(s.server.join().empty());
 }
 
-TEST_CASE("net: async_call refusals complete on the completion thread; destroying the client cancels",
+TEST_CASE("net: async_call refusals complete on the completion thread, and destroying the client cancels",
           "[rpc][net][async]") {
     served s(2);
     const std::uint16_t port = s.port.receive();

@@ -846,17 +846,22 @@ void serve_keel(const std::string& name, rpc::wait_mode mode) {
     srv.run(std::stop_token{});  // until killed
 }
 
-enum class keel_case { payload, tree, tree_build };
-
-void keel_call(benchmark::State& state, keel_case what, std::size_t bytes, rpc::wait_mode mode) {
-    const std::string name = unique_name("@keel-rpc-bench-");
-    forked child([&] { serve_keel(name, mode); });
+/// A client of the server just forked on `name`, both sides waiting in `mode`.
+keel::result<bench_client> connect_bench_client(const std::string& name, rpc::wait_mode mode) {
     rpc::client_options o;
     o.wait = mode;
     o.wait_for_listener = true;
     o.connect_timeout = std::chrono::seconds(10);
     o.arena_bytes = keel_arena_bytes;
-    auto c = bench_client::connect(name, o);
+    return bench_client::connect(name, o);
+}
+
+enum class keel_case { payload, tree, tree_build };
+
+void keel_call(benchmark::State& state, keel_case what, std::size_t bytes, rpc::wait_mode mode) {
+    const std::string name = unique_name("@keel-rpc-bench-");
+    forked child([&] { serve_keel(name, mode); });
+    auto c = connect_bench_client(name, mode);
     if (!c) {
         state.SkipWithError(("connect: " + rpc::error_detail()).c_str());
         return;
@@ -952,12 +957,7 @@ void keel_mode_call(benchmark::State& state, std::size_t bytes, rpc::safety_mode
     }
     const std::string name = unique_name("@keel-rpc-bench-modes-");
     forked child([&] { serve_keel(name, wait); });
-    rpc::client_options o;
-    o.wait = wait;
-    o.wait_for_listener = true;
-    o.connect_timeout = std::chrono::seconds(10);
-    o.arena_bytes = keel_arena_bytes;
-    auto c = bench_client::connect(name, o);
+    auto c = connect_bench_client(name, wait);
     if (!c) {
         state.SkipWithError(("connect: " + rpc::error_detail()).c_str());
         return;

@@ -4,6 +4,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -48,22 +49,24 @@ std::vector<double> sweep_utilizations(const sweep_options& o) {
     return us;
 }
 
-sweep_result sweep(std::span<const named_test> tests, const sweep_options& o,
-                   const sweep_progress& progress) {
-    if (tests.empty()) throw std::invalid_argument("sweep: no tests");
+sweep_result run_experiment(std::span<const std::string> tests, const experiment_trial& trial,
+                            const experiment_options& o, const sweep_progress& progress) {
+    if (tests.empty()) throw std::invalid_argument("experiment: no tests");
     std::set<std::string> names;
-    for (const named_test& t : tests) {
-        if (!t.test) throw std::invalid_argument("sweep: test '" + t.name + "' has no callable");
-        if (!names.insert(t.name).second)
-            throw std::invalid_argument("sweep: test '" + t.name + "' listed twice");
+    for (const std::string& t : tests) {
+        if (t.empty()) throw std::invalid_argument("experiment: a test has an empty name");
+        if (!names.insert(t).second)
+            throw std::invalid_argument("experiment: test '" + t + "' listed twice");
     }
-    if (o.sets_per_point == 0) throw std::invalid_argument("sweep: sets_per_point is 0");
-    const std::vector<double> us = sweep_utilizations(o);
+    if (!trial) throw std::invalid_argument("experiment: no trial callable");
+    if (o.points.empty()) throw std::invalid_argument("experiment: no points on the " + o.axis + " axis");
+    if (o.sets_per_point == 0) throw std::invalid_argument("experiment: sets_per_point is 0");
     const std::size_t nt = tests.size();
-    const std::size_t total = us.size() * o.sets_per_point;
+    const std::size_t total = o.points.size() * o.sets_per_point;
 
-    // Per set and test: 0 refused, 1 accepted, 2 threw. Summed afterwards, in order.
-    std::vector<unsigned char> verdict(total * nt, 0);
+    // Per trial and test, summed afterwards in order: the result is independent of
+    // which thread ran what.
+    std::vector<trial_outcome> outcome(total * nt, trial_outcome::error);
     std::atomic<std::size_t> done{0};
     std::mutex progress_lock;
     std::size_t reported = 0;
@@ -73,17 +76,11 @@ sweep_result sweep(std::span<const named_test> tests, const sweep_options& o,
         for (std::size_t item = range.begin(); item != range.end(); ++item) {
             const std::size_t point = item / o.sets_per_point;
             const std::size_t set = item % o.sets_per_point;
-            generator_options g = o.generator;
-            g.utilization = us[point];
-            const task_set ts = generate_task_set(g, set_seed(o.seed, point, set));
-            for (std::size_t k = 0; k < nt; ++k) {
-                unsigned char v = 2;
-                try {
-                    v = tests[k].test(ts.view()) ? 1 : 0;
-                } catch (const std::exception&) {
-                    v = 2;
-                }
-                verdict[item * nt + k] = v;
+            const std::span<trial_outcome> mine(outcome.data() + item * nt, nt);
+            try {
+                trial(o.points[point], set_seed(o.seed, point, set), mine);
+            } catch (const std::exception&) {
+                std::fill(mine.begin(), mine.end(), trial_outcome::error);
             }
             const std::size_t now = done.fetch_add(1, std::memory_order_relaxed) + 1;
             if (progress && now % every == 0) {
@@ -106,27 +103,59 @@ sweep_result sweep(std::span<const named_test> tests, const sweep_options& o,
     if (progress && reported < total) progress(total, total);
 
     sweep_result r;
-    for (const named_test& t : tests)
-        r.tests.push_back(t.name);
-    for (std::size_t point = 0; point < us.size(); ++point) {
+    r.axis = o.axis;
+    r.tests.assign(tests.begin(), tests.end());
+    for (std::size_t point = 0; point < o.points.size(); ++point) {
         sweep_point p;
-        p.utilization = us[point];
+        p.value = o.points[point];
         p.sets = o.sets_per_point;
         p.accepted.assign(nt, 0);
         p.errors.assign(nt, 0);
         for (std::size_t set = 0; set < o.sets_per_point; ++set)
             for (std::size_t k = 0; k < nt; ++k) {
-                const unsigned char v = verdict[(point * o.sets_per_point + set) * nt + k];
-                p.accepted[k] += v == 1 ? 1 : 0;
-                p.errors[k] += v == 2 ? 1 : 0;
+                const trial_outcome v = outcome[(point * o.sets_per_point + set) * nt + k];
+                p.accepted[k] += v == trial_outcome::accepted ? 1 : 0;
+                p.errors[k] += v == trial_outcome::error ? 1 : 0;
             }
         r.points.push_back(std::move(p));
     }
     return r;
 }
 
+sweep_result sweep(std::span<const named_test> tests, const sweep_options& o,
+                   const sweep_progress& progress) {
+    if (tests.empty()) throw std::invalid_argument("sweep: no tests");
+    std::vector<std::string> names;
+    for (const named_test& t : tests) {
+        if (!t.test) throw std::invalid_argument("sweep: test '" + t.name + "' has no callable");
+        if (std::find(names.begin(), names.end(), t.name) != names.end())
+            throw std::invalid_argument("sweep: test '" + t.name + "' listed twice");
+        names.push_back(t.name);
+    }
+    if (o.sets_per_point == 0) throw std::invalid_argument("sweep: sets_per_point is 0");
+    experiment_options e;
+    e.points = sweep_utilizations(o);
+    e.sets_per_point = o.sets_per_point;
+    e.seed = o.seed;
+    e.threads = o.threads;
+    auto trial = [&](double u, std::uint64_t seed, std::span<trial_outcome> outcomes) {
+        generator_options g = o.generator;
+        g.utilization = u;
+        const task_set ts = generate_task_set(g, seed);
+        for (std::size_t k = 0; k < tests.size(); ++k) {
+            try {
+                outcomes[k] = tests[k].test(ts.view()) ? trial_outcome::accepted
+                                                       : trial_outcome::rejected;
+            } catch (const std::exception&) {
+                outcomes[k] = trial_outcome::error;
+            }
+        }
+    };
+    return run_experiment(names, trial, e, progress);
+}
+
 void write_csv(const sweep_result& r, std::ostream& out) {
-    out << "utilization,sets";
+    out << r.axis << ",sets";
     for (const std::string& t : r.tests)
         out << ',' << t;
     for (const std::string& t : r.tests)
@@ -134,7 +163,7 @@ void write_csv(const sweep_result& r, std::ostream& out) {
     out << '\n';
     char buf[64];
     for (const sweep_point& p : r.points) {
-        std::snprintf(buf, sizeof buf, "%.6f", p.utilization);
+        std::snprintf(buf, sizeof buf, "%.6f", p.value);
         out << buf << ',' << p.sets;
         for (const std::size_t a : p.accepted) {
             std::snprintf(buf, sizeof buf, "%.6f",

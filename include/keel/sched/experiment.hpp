@@ -42,18 +42,20 @@ struct sweep_options {
     std::size_t threads = 0;
 };
 
-/// One utilisation point: for each test (in the order given), how many of `sets`
+/// One point of the x axis (a utilisation in sweep(); whatever the experiment's axis
+/// names in run_experiment()): for each test (in the order given), how many of `sets`
 /// sets it accepted, and how many times it threw (analysis_overflow and the like: such
 /// a run counts as not accepted).
 struct sweep_point {
-    double utilization = 0;
+    double value = 0;
     std::size_t sets = 0;
     std::vector<std::size_t> accepted;
     std::vector<std::size_t> errors;
 };
 
-/// The sweep's table. A plain value.
+/// The sweep's table; `axis` names the x values (the CSV's first column). A plain value.
 struct sweep_result {
+    std::string axis = "utilization";
     std::vector<std::string> tests;
     std::vector<sweep_point> points;
 };
@@ -75,7 +77,41 @@ using sweep_progress = std::function<void(std::size_t done, std::size_t total)>;
 [[nodiscard]] sweep_result sweep(std::span<const named_test> tests, const sweep_options& options,
                                  const sweep_progress& progress = {});
 
-/// CSV: a header "utilization,sets,<test>,...,<test>_errors,..." then one row per point
+/// What one trial tells of one test.
+enum class trial_outcome : unsigned char { rejected, accepted, error };
+
+/// One trial of an experiment: draws a system at x = `point` from `seed` (the same
+/// system for the same (point, seed)), runs every test on it and writes outcomes[k] for
+/// test k (all start as `error`). Called from several threads at once. An exception
+/// marks every test of the trial `error`.
+using experiment_trial =
+    std::function<void(double point, std::uint64_t seed, std::span<trial_outcome> outcomes)>;
+
+/// What run_experiment draws. A plain aggregate.
+/// - axis: the name of the x values (the CSV's first column, the plot's x label).
+/// - points: the x values, in order.
+/// - sets_per_point, seed, threads: as in sweep_options (trial s of point k gets a seed
+///   mixed from (seed, k, s)).
+struct experiment_options {
+    std::string axis = "utilization";
+    std::vector<double> points;
+    std::size_t sets_per_point = 100;
+    std::uint64_t seed = 1;
+    std::size_t threads = 0;
+};
+
+/// Runs sets_per_point trials at each point, in parallel (oneTBB), and counts each
+/// test's outcomes. The general form of sweep(), for experiments whose systems are not
+/// plain task sets (multi-core, resources, chains) or whose x axis is not utilisation.
+/// Deterministic for a given seed whatever the thread count. Throws
+/// std::invalid_argument for no tests, a test named twice or with an empty name, no
+/// trial, no points or zero sets. Cost: points * sets * the trial, over the threads.
+[[nodiscard]] sweep_result run_experiment(std::span<const std::string> tests,
+                                          const experiment_trial& trial,
+                                          const experiment_options& options,
+                                          const sweep_progress& progress = {});
+
+/// CSV: a header "<axis>,sets,<test>,...,<test>_errors,..." then one row per point
 /// with the ratios accepted/sets (6 decimals), then the error counts. Test names are
 /// written as given (the CLI's are plain words).
 void write_csv(const sweep_result& result, std::ostream& out);

@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
@@ -252,8 +253,38 @@ std::optional<task_set> assign_priorities(const task_set& set, const std::string
 void check_test_name(const std::string& name) {
     for (const auto& t : test_names)
         if (t == name) return;
-    throw input_error("unknown test '" + name +
-                      "' (known: fp-rta, fp-points, edf-pdc, edf-qpa, ll-bound, hyperbolic)");
+    std::string known;
+    for (const auto& t : test_names)
+        known += (known.empty() ? "" : ", ") + t;
+    const analysis_family* family = family_of_test(name);
+    throw input_error("unknown test '" + name + "' (known: " + known +
+                      (family ? "; '" + name + "' is a test of the family '" + family->name +
+                                    "', which only analyze --test " + name + " and sweep --family " +
+                                    family->name + " run"
+                              : std::string("")) +
+                      ")");
+}
+
+std::vector<analysis_family>& analysis_families() {
+    static std::vector<analysis_family> families;
+    return families;
+}
+
+family_registration::family_registration(analysis_family family) {
+    analysis_families().push_back(std::move(family));
+}
+
+const analysis_family* family_of_test(const std::string& test) {
+    for (const analysis_family& f : analysis_families())
+        for (const std::string& t : f.tests)
+            if (t == test) return &f;
+    return nullptr;
+}
+
+const analysis_family* find_family(const std::string& name) {
+    for (const analysis_family& f : analysis_families())
+        if (f.name == name) return &f;
+    return nullptr;
 }
 
 bool test_accepts(const std::string& name, std::span<const task> tasks) {
@@ -267,11 +298,48 @@ bool test_accepts(const std::string& name, std::span<const task> tasks) {
     return false;
 }
 
+namespace {
+
+/// Every test analyze knows, for the "unknown test" message.
+std::string all_test_names() {
+    std::string known;
+    for (const auto& t : test_names)
+        known += (known.empty() ? "" : ", ") + t;
+    std::vector<const analysis_family*> families;
+    for (const analysis_family& f : analysis_families())
+        families.push_back(&f);
+    std::sort(families.begin(), families.end(),
+              [](const auto* a, const auto* b) { return a->name < b->name; });
+    for (const analysis_family* f : families)
+        for (const std::string& t : f->tests)
+            known += ", " + t;
+    return known;
+}
+
+int analyze_family(const analysis_family& family, const std::string& test, const arguments& args,
+                   std::ostream& out) {
+    std::vector<std::string> options{"test"};
+    options.insert(options.end(), family.analyze_options.begin(), family.analyze_options.end());
+    check_arguments(args, "analyze --test " + test, options, {"json"}, 1);
+    try {
+        return family.analyze(test, args, out);
+    } catch (const std::invalid_argument& e) {
+        throw input_error("analyze --test " + test + ": " + e.what());
+    }
+}
+
+}  // namespace
+
 int run_analyze(const arguments& args, std::ostream& out) {
+    const std::string test = args.value_or("test", "fp-rta");
+    if (const analysis_family* family = family_of_test(test)) {
+        if (args.positional.empty()) throw input_error("analyze: missing FILE (a path, or -)");
+        return analyze_family(*family, test, args, out);
+    }
     check_arguments(args, "analyze", {"test", "horizon", "assign"}, {"json"}, 1);
     if (args.positional.empty()) throw input_error("analyze: missing FILE (a path, or -)");
-    const std::string test = args.value_or("test", "fp-rta");
-    check_test_name(test);
+    if (std::find(test_names.begin(), test_names.end(), test) == test_names.end())
+        throw input_error("unknown test '" + test + "' (known: " + all_test_names() + ")");
     if (args.options.contains("horizon") && test != "fp-rta")
         throw input_error("analyze: --horizon applies to --test fp-rta only");
     const bool fixed_priority = test == "fp-rta" || test == "fp-points";

@@ -3,6 +3,7 @@
 // keel-sched: the command-line face of keel::sched. Private to the tool: the library
 // is usable without it (and without JSON).
 
+#include <keel/sched/experiment.hpp>
 #include <keel/sched/task.hpp>
 
 #include <cstddef>
@@ -50,6 +51,8 @@ struct system {
     task_set tasks;
     std::int64_t cores = 1;
 };
+/// Refuses cores != 1 (the part-1 analyses are uniprocessor); json_input.hpp reads
+/// multi-core sets and schema extensions.
 [[nodiscard]] system read_system(const std::string& path);
 
 /// Whether `--name` is a switch (takes no value) for every command: json, scaling,
@@ -77,13 +80,60 @@ void print_table(std::ostream& out, const std::vector<std::vector<std::string>>&
 /// "task \"t2\"" (the library's positional names) become "task \"<name of task 2>\"".
 [[nodiscard]] std::string with_task_names(const task_set& set, const std::string& message);
 
-/// The set-level test `name` (fp-rta, fp-points, edf-pdc, edf-qpa, ll-bound,
+/// The uniprocessor set-level test `name` (fp-rta, fp-points, edf-pdc, edf-qpa, ll-bound,
 /// hyperbolic) as a predicate on a task set in priority order; input_error for an
 /// unknown name. The library's std::invalid_argument (a precondition) propagates.
 /// Defined in analyze.cpp.
 [[nodiscard]] bool test_accepts(const std::string& name, std::span<const task> tasks);
 /// input_error unless `name` is one of the tests above.
 void check_test_name(const std::string& name);
+
+/// The options `sweep --family NAME` shares with every family, parsed by sweep.cpp.
+/// tests: --tests a,b (empty: the family's default list, in its order).
+struct family_sweep_common {
+    std::vector<std::string> tests;
+    std::size_t sets = 100;
+    std::uint64_t seed = 1;
+    std::size_t threads = 0;
+    sweep_progress progress;
+};
+
+/// A family's experiment: the table, and the plot's title.
+struct family_sweep_result {
+    sweep_result result;
+    std::string title;
+};
+
+/// A family of analyses on a model richer than part 1's uniprocessor task set
+/// (multi-core, weakly-hard, spin locks, ROS 2 chains, schedule randomisation).
+/// analyze(test, args, out): reads args.positional[0]; returns exit_ok or
+/// exit_unschedulable; input_error names the task and field. analyze.cpp has checked
+/// the option names against analyze_options (plus --test and --json) before the call;
+/// sweep.cpp checks sweep_options (plus the common ones) and writes CSV, plot, table.
+struct analysis_family {
+    std::string name;
+    std::string summary;
+    std::vector<std::string> tests;
+    std::vector<std::string> analyze_options;
+    int (*analyze)(const std::string& test, const arguments& args, std::ostream& out) = nullptr;
+    std::vector<std::string> sweep_options;
+    family_sweep_result (*sweep)(const arguments& args,
+                                 const family_sweep_common& common) = nullptr;
+};
+
+/// The registered families (each source file registers its own at start-up, so the
+/// commands need not know them), sorted by name when listed. Defined in analyze.cpp.
+[[nodiscard]] std::vector<analysis_family>& analysis_families();
+/// The family that answers `test`, or nullptr.
+[[nodiscard]] const analysis_family* family_of_test(const std::string& test);
+/// The family called `name`, or nullptr.
+[[nodiscard]] const analysis_family* find_family(const std::string& name);
+
+/// Registers a family: `const family_registration registered{analysis_family{...}};`
+/// at namespace scope in the family's source file.
+struct family_registration {
+    explicit family_registration(analysis_family family);
+};
 
 // The commands (each in its own source file). Each writes to `out` and returns an exit status.
 int run_analyze(const arguments& args, std::ostream& out);

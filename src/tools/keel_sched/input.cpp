@@ -1,7 +1,7 @@
 // keel-sched: reading task sets (the JSON schema of docs/sched.md, "The command-line
 // tool keel-sched"), the arguments of a command, and numbers on the command line.
 
-#include "cli.hpp"
+#include "json_input.hpp"
 
 #include <boost/json.hpp>
 
@@ -195,7 +195,8 @@ std::string task_label(const std::optional<std::string>& name, std::size_t index
     return "tasks[" + std::to_string(index) + "]";
 }
 
-/// An integer field; input_error naming the place and the field otherwise.
+}  // namespace
+
 std::int64_t integer_field(const json::value& v, const std::string& where, const char* field) {
     const std::string prefix = where + ": field \"" + field + "\": ";
     if (v.is_int64()) return v.as_int64();
@@ -209,13 +210,16 @@ std::int64_t integer_field(const json::value& v, const std::string& where, const
     throw input_error(prefix + "must be an integer, not " + json::serialize(v));
 }
 
+namespace {
+
 struct parsed_task {
     std::string name;
     task value;
     std::optional<std::int64_t> priority;
 };
 
-parsed_task read_task(const json::value& v, std::size_t index) {
+parsed_task read_task(const json::value& v, std::size_t index,
+                      const std::vector<std::string>& extra_fields) {
     const std::string at = "tasks[" + std::to_string(index) + "]";
     if (!v.is_object()) throw input_error(at + ": a task must be a JSON object");
     const json::object& o = v.as_object();
@@ -227,13 +231,21 @@ parsed_task read_task(const json::value& v, std::size_t index) {
         name = std::string(n->as_string());
     }
     const std::string where = task_label(name, index);
-    static const std::set<std::string_view> known{"name",   "wcet",     "period",  "deadline",
-                                                  "jitter", "blocking", "priority"};
-    for (const auto& kv : o)
-        if (!known.contains(kv.key()))
+    static const std::vector<std::string> base{"name",   "wcet",     "period",  "deadline",
+                                               "jitter", "blocking", "priority"};
+    for (const auto& kv : o) {
+        const auto known = [&](const std::vector<std::string>& names) {
+            return std::find(names.begin(), names.end(), kv.key()) != names.end();
+        };
+        if (!known(base) && !known(extra_fields)) {
+            std::string list;
+            for (const auto* names : {&base, &extra_fields})
+                for (const std::string& f : *names)
+                    list += (list.empty() ? "" : ", ") + f;
             throw input_error(where + ": unknown field \"" + std::string(kv.key()) +
-                              "\" (known: name, wcet, period, deadline, jitter, blocking, "
-                              "priority)");
+                              "\" (known: " + list + ")");
+        }
+    }
     if (!name) throw input_error(where + ": field \"name\" is missing");
 
     auto required = [&](const char* field) {
@@ -270,27 +282,38 @@ parsed_task read_task(const json::value& v, std::size_t index) {
 
 }  // namespace
 
-system read_system(const std::string& path) {
-    const std::string text = read_text(path);
-    const json::value doc = parse_json(path, text);
+json::value read_json_file(const std::string& path) {
+    return parse_json(path, read_text(path));
+}
+
+json_system read_json_system(const std::string& path, const schema_extension& extension) {
+    json_system out;
+    json::value doc = read_json_file(path);
     if (!doc.is_object())
         throw input_error("the task set must be a JSON object {\"cores\": 1, \"tasks\": [...]}");
-    const json::object& top = doc.as_object();
+    out.document = std::move(doc.as_object());
+    const json::object& top = out.document;
     for (const auto& kv : top)
-        if (kv.key() != "cores" && kv.key() != "tasks")
+        if (kv.key() != "cores" && kv.key() != "tasks" &&
+            std::find(extension.top_fields.begin(), extension.top_fields.end(), kv.key()) ==
+                extension.top_fields.end()) {
+            std::string known = "cores, tasks";
+            for (const std::string& f : extension.top_fields)
+                known += ", " + f;
             throw input_error("unknown top-level field \"" + std::string(kv.key()) +
-                              "\" (known: cores, tasks)");
+                              "\" (known: " + known + ")");
+        }
 
-    system sys;
+    system& sys = out.sys;
     if (const auto* c = top.if_contains("cores")) {
         sys.cores = integer_field(*c, "task set", "cores");
         if (sys.cores <= 0)
             throw input_error("task set: field \"cores\": " + std::to_string(sys.cores) +
                               " must be positive");
-        if (sys.cores != 1)
+        if (sys.cores != 1 && !extension.multicore)
             throw input_error("task set: field \"cores\": " + std::to_string(sys.cores) +
-                              " is not supported: the analyses are uniprocessor (cores must be "
-                              "1; multi-core tests come with issue 9)");
+                              " is not supported by the uniprocessor tests (cores must be 1; "
+                              "the multi-core tests are listed by keel-sched --help)");
     }
     const auto* tasks = top.if_contains("tasks");
     if (!tasks) throw input_error("task set: field \"tasks\" is missing");
@@ -300,7 +323,7 @@ system read_system(const std::string& path) {
     std::vector<parsed_task> parsed;
     std::set<std::string> names;
     for (std::size_t i = 0; i < tasks->as_array().size(); ++i) {
-        parsed.push_back(read_task(tasks->as_array()[i], i));
+        parsed.push_back(read_task(tasks->as_array()[i], i, extension.task_fields));
         if (!names.insert(parsed.back().name).second)
             throw input_error("task \"" + parsed.back().name + "\" (tasks[" + std::to_string(i) +
                               "]): field \"name\": another task has this name");
@@ -337,7 +360,12 @@ system read_system(const std::string& path) {
         sys.tasks.tasks.push_back(parsed[i].value);
         sys.tasks.names.push_back(parsed[i].name);
     }
-    return sys;
+    out.source_index = std::move(order);
+    return out;
+}
+
+system read_system(const std::string& path) {
+    return read_json_system(path, {}).sys;
 }
 
 }  // namespace keel::sched::cli

@@ -6,6 +6,7 @@
 
 #include <keel/sched/detail/checked.hpp>
 
+#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <set>
@@ -53,6 +54,9 @@ constexpr const char* usage_text =
     "        [--threads T] [--seed S] [--csv OUT] [--plot OUT] [--deadlines ...]\n"
     "        [--period-min T] [--period-max T] [--method ...] [--progress|--no-progress|--quiet]\n"
     "      schedulability ratio against utilisation for several tests\n"
+    "  sweep --family NAME [--tests TEST,...] [--sets K] [--threads T] [--seed S]\n"
+    "        [--csv OUT] [--plot OUT] [family options]\n"
+    "      a family's evaluation (options: docs/sched/<family>.md)\n"
     "\n"
     "input: {\"cores\": 1, \"tasks\": [{\"name\": \"a\", \"wcet\": 1, \"period\": 4,\n"
     "        \"deadline\": 4, \"jitter\": 0, \"blocking\": 0, \"priority\": 0}, ...]}\n"
@@ -60,6 +64,25 @@ constexpr const char* usage_text =
     "  higher priority; without priorities, list order is priority order.\n"
     "exit status: 0 done/schedulable, 1 unschedulable, 2 bad input or usage, 3 analysis\n"
     "  could not finish (64-bit overflow, solver). See docs/sched.md.\n";
+
+/// The usage text with the registered families' tests (analyze --test NAME).
+std::string usage() {
+    std::string text = usage_text;
+    std::vector<const analysis_family*> families;
+    for (const analysis_family& f : analysis_families())
+        families.push_back(&f);
+    std::sort(families.begin(), families.end(),
+              [](const auto* a, const auto* b) { return a->name < b->name; });
+    if (families.empty()) return text;
+    text += "\nfamilies (analyze --test TEST; sweep --family NAME):\n";
+    for (const analysis_family* f : families) {
+        std::string tests;
+        for (const std::string& t : f->tests)
+            tests += (tests.empty() ? "" : "|") + t;
+        text += "  " + f->name + ": " + tests + "\n      " + f->summary + "\n";
+    }
+    return text;
+}
 
 using command_fn = int (*)(const arguments&, std::ostream&);
 
@@ -118,23 +141,23 @@ arguments parse_arguments(int argc, char** argv, int first) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::cerr << usage_text;
+        std::cerr << usage();
         return exit_bad_input;
     }
     const std::string command = argv[1];
     if (command == "--help" || command == "-h" || command == "help") {
-        std::cout << usage_text;
+        std::cout << usage();
         return exit_ok;
     }
     const command_fn run = find_command(command);
     if (run == nullptr) {
-        std::cerr << "keel-sched: unknown command '" << command << "'\n" << usage_text;
+        std::cerr << "keel-sched: unknown command '" << command << "'\n" << usage();
         return exit_bad_input;
     }
     try {
         const arguments args = parse_arguments(argc, argv, 2);
         if (args.has_flag("help")) {
-            std::cout << usage_text;
+            std::cout << usage();
             return exit_ok;
         }
         const int rc = run(args, std::cout);

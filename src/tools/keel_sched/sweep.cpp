@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -70,18 +71,27 @@ std::string gp_quote(const std::string& s) {
     return out + "'";
 }
 
+/// "utilization" -> "Utilization", "cs_length" -> "Cs length": the axis as a label.
+std::string axis_label(const std::string& axis) {
+    std::string label = axis;
+    for (char& c : label)
+        if (c == '_') c = ' ';
+    if (!label.empty() && label[0] >= 'a' && label[0] <= 'z') label[0] = static_cast<char>(label[0] - 'a' + 'A');
+    return label;
+}
+
 void plot(const std::string& gnuplot, const std::string& csv, const std::string& png,
-          std::size_t tests, std::size_t n) {
+          std::size_t tests, const std::string& title, const std::string& axis) {
     const std::string script_path = png + ".gp";
     {
         std::ofstream script(script_path);
-        script << "# keel-sched sweep: schedulability ratio against utilisation (gnuplot " << '\n'
+        script << "# keel-sched sweep: schedulability ratio against " << axis << " (gnuplot\n"
                << "# " << script_path << " redraws it)\n"
                << "set terminal pngcairo size 900,600\n"
                << "set output " << gp_quote(png) << '\n'
                << "set datafile separator ','\n"
-               << "set title 'Schedulable task sets, n = " << n << "'\n"
-               << "set xlabel 'Utilisation'\nset ylabel 'Schedulability ratio'\n"
+               << "set title " << gp_quote(title) << '\n'
+               << "set xlabel " << gp_quote(axis_label(axis)) << "\nset ylabel 'Ratio of task sets'\n"
                << "set yrange [0:1.05]\nset grid\nset key bottom left\n"
                << "plot for [i=3:" << tests + 2 << "] " << gp_quote(csv)
                << " using 1:i with linespoints title columnheader(i)\n";
@@ -117,13 +127,134 @@ private:
     int _last = -1;
 };
 
+/// Where the table goes: --csv (a file or -) and --plot (a PNG drawn by gnuplot).
+struct sweep_output {
+    std::string csv;
+    std::string png;
+    std::string gnuplot;
+};
+
+sweep_output output_of(const arguments& args) {
+    sweep_output o;
+    o.csv = args.required("csv");
+    const auto plot_it = args.options.find("plot");
+    if (plot_it != args.options.end()) {
+        if (o.csv == "-") throw input_error("sweep: --plot needs --csv to name a file, not -");
+        o.gnuplot = find_on_path("gnuplot");
+        if (o.gnuplot.empty())
+            throw input_error(
+                "sweep: --plot: gnuplot is not installed (Debian: apt-get install "
+                "gnuplot-nox); the CSV alone needs no --plot");
+        o.png = plot_it->second;
+    }
+    return o;
+}
+
+sweep_progress progress_of(const arguments& args, progress_bar& bar) {
+    const bool quiet = args.has_flag("quiet") || args.has_flag("no-progress");
+    const bool show = !quiet && (args.has_flag("progress") || ::isatty(STDERR_FILENO) == 1);
+    return show ? sweep_progress(std::ref(bar)) : sweep_progress();
+}
+
+/// Writes the CSV, draws the plot, and prints the ratios as a table unless the CSV went
+/// to standard output or --quiet.
+void emit(const sweep_result& result, const sweep_output& o, const std::string& title,
+          const arguments& args, std::ostream& out) {
+    if (o.csv == "-") {
+        write_csv(result, out);
+    } else {
+        std::ofstream file(o.csv);
+        write_csv(result, file);
+        if (!file.flush()) throw input_error("sweep: --csv: cannot write '" + o.csv + "'");
+    }
+    if (!o.gnuplot.empty()) plot(o.gnuplot, o.csv, o.png, result.tests.size(), title, result.axis);
+
+    if (o.csv != "-" && !args.has_flag("quiet")) {
+        std::vector<std::vector<std::string>> rows{{result.axis}};
+        for (const std::string& t : result.tests)
+            rows[0].push_back(t);
+        char buf[32];
+        for (const sweep_point& p : result.points) {
+            std::snprintf(buf, sizeof buf, "%.3f", p.value);
+            rows.push_back({buf});
+            for (const std::size_t a : p.accepted) {
+                std::snprintf(buf, sizeof buf, "%.3f",
+                              static_cast<double>(a) / static_cast<double>(p.sets));
+                rows.back().push_back(buf);
+            }
+        }
+        print_table(out, rows);
+    }
+}
+
+std::int64_t count_option(const arguments& args, const char* name, std::int64_t fallback,
+                          std::int64_t lo) {
+    const auto it = args.options.find(name);
+    const std::int64_t v = it == args.options.end()
+                               ? fallback
+                               : parse_integer(it->second, std::string("sweep: --") + name);
+    if (v < lo)
+        throw input_error(std::string("sweep: --") + name + ": " + std::to_string(v) +
+                          " must be at least " + std::to_string(lo));
+    return v;
+}
+
+const std::vector<std::string> common_switches{"progress", "no-progress", "quiet"};
+
+int run_family_sweep(const analysis_family& family, const arguments& args, std::ostream& out) {
+    std::vector<std::string> options{"family", "tests", "sets", "threads", "seed", "csv", "plot"};
+    options.insert(options.end(), family.sweep_options.begin(), family.sweep_options.end());
+    check_arguments(args, "sweep --family " + family.name, options, common_switches, 0);
+    family_sweep_common common;
+    if (const auto t = args.options.find("tests"); t != args.options.end()) {
+        for (const std::string& name : split_list(t->second)) {
+            if (std::find(family.tests.begin(), family.tests.end(), name) == family.tests.end()) {
+                std::string known;
+                for (const std::string& k : family.tests)
+                    known += (known.empty() ? "" : ", ") + k;
+                throw input_error("sweep --family " + family.name + ": --tests: '" + name +
+                                  "' is not a test of this family (known: " + known + ")");
+            }
+            if (std::find(common.tests.begin(), common.tests.end(), name) != common.tests.end())
+                throw input_error("sweep: --tests: '" + name + "' listed twice");
+            common.tests.push_back(name);
+        }
+        if (common.tests.empty()) throw input_error("sweep: --tests: no test named");
+    }
+    common.sets = static_cast<std::size_t>(count_option(args, "sets", 100, 1));
+    common.threads = static_cast<std::size_t>(count_option(args, "threads", 0, 0));
+    common.seed = static_cast<std::uint64_t>(count_option(args, "seed", 1, 0));
+    const sweep_output output = output_of(args);
+    progress_bar bar;
+    common.progress = progress_of(args, bar);
+    family_sweep_result r;
+    try {
+        r = family.sweep(args, common);
+    } catch (const std::invalid_argument& e) {
+        throw input_error("sweep --family " + family.name + ": " + e.what());
+    }
+    emit(r.result, output, r.title, args, out);
+    return exit_ok;
+}
+
 }  // namespace
 
 int run_sweep(const arguments& args, std::ostream& out) {
+    if (const auto f = args.options.find("family"); f != args.options.end()) {
+        const analysis_family* family = find_family(f->second);
+        if (family == nullptr || family->sweep == nullptr) {
+            std::string known;
+            for (const analysis_family& k : analysis_families())
+                if (k.sweep) known += (known.empty() ? "" : ", ") + k.name;
+            throw input_error("sweep: --family: '" + f->second + "' is not a family with a sweep (known: " +
+                              (known.empty() ? std::string("none") : known) + ")");
+        }
+        return run_family_sweep(*family, args, out);
+    }
     check_arguments(args, "sweep",
                     {"n", "tests", "u-min", "u-max", "u-step", "sets", "threads", "seed", "csv",
                      "plot", "deadlines", "period-min", "period-max", "method"},
-                    {"progress", "no-progress", "quiet"}, 0);
+                    common_switches, 0);
     sweep_options o;
     const std::int64_t n = parse_integer(args.required("n"), "sweep: --n");
     if (n < 1 || n > 100000)
@@ -135,14 +266,7 @@ int run_sweep(const arguments& args, std::ostream& out) {
                                         : parse_number(it->second, std::string("sweep: --") + name);
     };
     auto count = [&](const char* name, std::int64_t fallback, std::int64_t lo) {
-        const auto it = args.options.find(name);
-        const std::int64_t v = it == args.options.end()
-                                   ? fallback
-                                   : parse_integer(it->second, std::string("sweep: --") + name);
-        if (v < lo)
-            throw input_error(std::string("sweep: --") + name + ": " + std::to_string(v) +
-                              " must be at least " + std::to_string(lo));
-        return v;
+        return count_option(args, name, fallback, lo);
     };
     o.u_min = number("u-min", 0.5);
     o.u_max = number("u-max", 1.0);
@@ -191,49 +315,10 @@ int run_sweep(const arguments& args, std::ostream& out) {
     }
     if (tests.empty()) throw input_error("sweep: --tests: no test named");
 
-    const std::string csv = args.required("csv");
-    std::string gnuplot;
-    const auto plot_it = args.options.find("plot");
-    if (plot_it != args.options.end()) {
-        if (csv == "-") throw input_error("sweep: --plot needs --csv to name a file, not -");
-        gnuplot = find_on_path("gnuplot");
-        if (gnuplot.empty())
-            throw input_error(
-                "sweep: --plot: gnuplot is not installed (Debian: apt-get install "
-                "gnuplot-nox); the CSV alone needs no --plot");
-    }
-
-    const bool quiet = args.has_flag("quiet") || args.has_flag("no-progress");
-    const bool show = !quiet && (args.has_flag("progress") || ::isatty(STDERR_FILENO) == 1);
+    const sweep_output output = output_of(args);
     progress_bar bar;
-    const sweep_progress progress = show ? sweep_progress(std::ref(bar)) : sweep_progress();
-    const sweep_result result = sweep(tests, o, progress);
-
-    if (csv == "-") {
-        write_csv(result, out);
-    } else {
-        std::ofstream file(csv);
-        write_csv(result, file);
-        if (!file.flush()) throw input_error("sweep: --csv: cannot write '" + csv + "'");
-    }
-    if (!gnuplot.empty()) plot(gnuplot, csv, plot_it->second, tests.size(), o.generator.n);
-
-    if (csv != "-" && !args.has_flag("quiet")) {
-        std::vector<std::vector<std::string>> rows{{"utilization"}};
-        for (const named_test& t : tests)
-            rows[0].push_back(t.name);
-        char buf[32];
-        for (const sweep_point& p : result.points) {
-            std::snprintf(buf, sizeof buf, "%.3f", p.utilization);
-            rows.push_back({buf});
-            for (const std::size_t a : p.accepted) {
-                std::snprintf(buf, sizeof buf, "%.3f",
-                              static_cast<double>(a) / static_cast<double>(p.sets));
-                rows.back().push_back(buf);
-            }
-        }
-        print_table(out, rows);
-    }
+    const sweep_result result = sweep(tests, o, progress_of(args, bar));
+    emit(result, output, "Schedulable task sets, n = " + std::to_string(o.generator.n), args, out);
     return exit_ok;
 }
 

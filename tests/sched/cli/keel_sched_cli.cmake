@@ -173,7 +173,7 @@ refuse(COMMAND analyze "${DATA}/bad_zero_period.json" SAYS "task \"b\"" "\"perio
 refuse(COMMAND analyze "${DATA}/bad_mixed_priorities.json" SAYS "task \"b\"" "\"priority\" is missing")
 refuse(COMMAND analyze "${DATA}/bad_equal_priorities.json" SAYS "task \"b\"" "\"priority\"" "distinct")
 refuse(COMMAND analyze "${DATA}/bad_malformed.json" SAYS "bad_malformed.json:3:" "malformed JSON")
-refuse(COMMAND analyze "${DATA}/bad_cores.json" SAYS "\"cores\"" "issue 9")
+refuse(COMMAND analyze "${DATA}/bad_cores.json" SAYS "\"cores\"" "uniprocessor tests")
 refuse(COMMAND analyze "${DATA}/bad_fractional_wcet.json" SAYS "task \"a\"" "\"wcet\"" "not an integer")
 refuse(COMMAND analyze "${DATA}/bad_missing_name.json" SAYS "tasks[1]" "\"name\" is missing")
 refuse(COMMAND analyze "${DATA}/bad_duplicate_name.json" SAYS "task \"a\"" "another task has this name")

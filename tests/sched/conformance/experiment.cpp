@@ -129,3 +129,48 @@ TEST_CASE("sweep refuses bad requests; CSV format") {
     CHECK(csv.str() ==
           "utilization,sets,a,b,a_errors,b_errors\n0.500000,4,1.000000,0.250000,0,2\n");
 }
+
+TEST_CASE("run_experiment: any axis, outcomes per test, errors from a throwing trial") {
+    experiment_options o;
+    o.axis = "cs_length";
+    o.points = {1.0, 2.0, 3.0};
+    o.sets_per_point = 30;
+    const std::vector<std::string> tests{"even", "at_least_two"};
+    // A trial that accepts "even" for even seeds and "at_least_two" for points >= 2, and
+    // throws on every seed divisible by 7 at point 3.
+    const experiment_trial trial = [](double x, std::uint64_t seed,
+                                      std::span<trial_outcome> out) {
+        if (x == 3.0 && seed % 7 == 0) throw std::runtime_error("trial failed");
+        out[0] = seed % 2 == 0 ? trial_outcome::accepted : trial_outcome::rejected;
+        out[1] = x >= 2.0 ? trial_outcome::accepted : trial_outcome::rejected;
+    };
+    const sweep_result r = run_experiment(tests, trial, o);
+    CHECK(r.axis == "cs_length");
+    CHECK(r.tests == tests);
+    REQUIRE(r.points.size() == 3);
+    CHECK(r.points[0].value == 1.0);
+    CHECK(r.points[0].accepted[1] == 0);
+    CHECK(r.points[1].accepted[1] == 30);
+    CHECK(r.points[0].errors == std::vector<std::size_t>{0, 0});
+    // Seeds are a deterministic mix: recount what the trial saw at point 3.
+    std::size_t thrown = r.points[2].errors[0];
+    CHECK(r.points[2].errors[1] == thrown);
+    CHECK(r.points[2].accepted[1] + thrown == 30);
+    // Same seed, other thread count: same table.
+    o.threads = 1;
+    const sweep_result again = run_experiment(tests, trial, o);
+    for (std::size_t k = 0; k < 3; ++k) {
+        CHECK(again.points[k].accepted == r.points[k].accepted);
+        CHECK(again.points[k].errors == r.points[k].errors);
+    }
+    std::ostringstream csv;
+    write_csv(r, csv);
+    CHECK(csv.str().rfind("cs_length,sets,even,at_least_two,", 0) == 0);
+
+    const std::vector<std::string> twice{"a", "a"};
+    CHECK_THROWS_AS(run_experiment(twice, trial, o), std::invalid_argument);
+    CHECK_THROWS_AS(run_experiment(tests, experiment_trial{}, o), std::invalid_argument);
+    experiment_options none = o;
+    none.points.clear();
+    CHECK_THROWS_AS(run_experiment(tests, trial, none), std::invalid_argument);
+}

@@ -80,7 +80,7 @@ TEST_CASE("tlsf mapping: boundaries of the small range and of each level", "[all
     CHECK(m4.insert(1000) == tlsf_mapping::index{2, 15});
 }
 
-TEST_CASE("tlsf mapping: agrees with the paper's formula; search rounds to a list floor", "[alloc][tlsf][whitebox]") {
+TEST_CASE("tlsf mapping: agrees with the paper's formula - search rounds to a list floor", "[alloc][tlsf][whitebox]") {
     std::mt19937_64 rng(7);
     for (unsigned sli = 1; sli <= 5; ++sli) {
         const tlsf_mapping m{sli};

@@ -150,7 +150,7 @@ TEST_CASE("mprotect_domain: access none faults on read", "[platform][protection]
     CHECK(peek(mem.data) == 0);
 }
 
-TEST_CASE("mprotect_domain: added ranges take the current access; removed ones get read_write back",
+TEST_CASE("mprotect_domain: added ranges take the current access - removed ones get read_write back",
           "[platform][protection]") {
     pages mem(2);
     mprotect_domain d;

@@ -100,7 +100,7 @@ TEST_CASE("KEEL_DISABLE_BACKENDS=io_uring: probe says so, automatic falls back",
     CHECK(message == "");
 }
 
-TEST_CASE("KEEL_DISABLE_BACKENDS: io_uring and thread_pool off gives synchronous; all off throws",
+TEST_CASE("KEEL_DISABLE_BACKENDS: io_uring and thread_pool off gives synchronous - all off throws",
           "[platform][io]") {
     auto message = keel::test::run_in_child([]() -> std::string {
         ::setenv("KEEL_DISABLE_BACKENDS", "io_uring, thread_pool", 1);

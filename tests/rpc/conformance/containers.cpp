@@ -248,7 +248,7 @@ TEST_CASE("containers: the server refuses a vector or string a hostile client ha
     CHECK(server.join().empty());
 }
 
-TEST_CASE("containers: the server returns a vector and a string, lent; given back, their storage is freed",
+TEST_CASE("containers: the server returns a vector and a string, lent - given back, their storage is freed",
           "[rpc][containers]") {
     const auto name = abstract_name("returned");
     child server([&] { return run_container_server(name); });

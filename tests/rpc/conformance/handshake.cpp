@@ -169,7 +169,7 @@ TEST_CASE("an abstract-namespace listener needs no file", "[rpc][handshake]") {
     CHECK(client.join() == "");
 }
 
-TEST_CASE("a peer cannot truncate or grow the segment or write the other's arena; the mappings stay usable",
+TEST_CASE("a peer cannot truncate or grow the segment or write the other's arena - the mappings stay usable",
           "[rpc][seals]") {
     keel::test::temp_dir dir;
     const std::string path = dir.file("seal.sock");

@@ -114,7 +114,7 @@ std::uint64_t peek_while_changing(rpc::client<modes_service>& c, std::uint32_t* 
 
 }  // namespace
 
-TEST_CASE("modes: the mode travels per call or per method; unknown bits are refused", "[rpc][modes]") {
+TEST_CASE("modes: the mode travels per call or per method - unknown bits are refused", "[rpc][modes]") {
     shared_words flags;
     const auto name = abstract_name("modes");
     child server([&] { return run_server(name, flags.w, 2); });
@@ -162,7 +162,7 @@ TEST_CASE("modes: the mode travels per call or per method; unknown bits are refu
     CHECK(server.join().empty());
 }
 
-TEST_CASE("modes: copy gives the handler a private snapshot; relaxed reads in place", "[rpc][modes]") {
+TEST_CASE("modes: copy gives the handler a private snapshot - relaxed reads in place", "[rpc][modes]") {
     shared_words flags;
     const auto name = abstract_name("copy");
     child server([&] { return run_server(name, flags.w); });

@@ -63,7 +63,7 @@ constexpr auto all_arena_seals = kp::memfd_seal::shrink | kp::memfd_seal::grow |
 
 }  // namespace
 
-TEST_CASE("a new segment is a sealed memfd with a header and a channel area; the arenas follow it",
+TEST_CASE("a new segment is a sealed memfd with a header and a channel area - the arenas follow it",
           "[rpc][segment]") {
     auto s = rpc::segment::create({.channel_bytes = 10000}, 65536, 3 * 4096);
     REQUIRE(s);

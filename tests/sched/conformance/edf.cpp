@@ -63,7 +63,7 @@ TEST_CASE("Buttazzo Table 4.4: L* = 25, H = 72, demand below supply at every dea
 // test (brandenburg/schedcat, tests/edf.py, Test_QPA) reproduces it, (C, T, D). Expected
 // verdicts there: schedulable; with (C 10, T 100, D 15) added, unschedulable. The other
 // numbers below are "reference" numbers (see the top of the file), not published ones.
-TEST_CASE("Zhang & Burns 2009 example set: schedulable; with (10, 100, 15) added, not") {
+TEST_CASE("Zhang & Burns 2009 example set: schedulable - with (10, 100, 15) added, not") {
     std::vector<task> ts{{6000, 31000, 18000}, {2000, 9800, 9000}, {1000, 17000, 12000},
                          {90, 4200, 3000},     {8, 96, 78},          {2, 12, 16},
                          {10, 280, 120},       {26, 660, 160}};

@@ -109,7 +109,7 @@ TEST_CASE("sweep reports progress in order and once at the end") {
         CHECK(seen[k - 1] < seen[k]);
 }
 
-TEST_CASE("sweep refuses bad requests; CSV format") {
+TEST_CASE("sweep refuses bad requests - CSV format") {
     const std::vector<named_test> none;
     CHECK_THROWS_AS(sweep(none, small()), std::invalid_argument);
     const std::vector<named_test> twice{{"a", fp_dm}, {"a", fp_dm}};

@@ -47,7 +47,7 @@ TEST_CASE("pinned: the first draws of known seeds") {
     CHECK(s.tasks == std::vector<task>{{6, 13, 8}, {1, 20, 8}, {39, 352, 119}});
 }
 
-TEST_CASE("same seed, same output; different seed, different output") {
+TEST_CASE("same seed, same output - different seed, different output") {
     for (auto m : {utilization_method::uunifast, utilization_method::uunifast_discard,
                    utilization_method::randfixedsum, utilization_method::dirichlet_rescale}) {
         generator_options o;

@@ -67,7 +67,7 @@ void check_witness(std::span<const task> ts, const edf_result& r) {
 
 }  // namespace
 
-TEST_CASE("QPA and PDC agree; witnesses and certificates replay") {
+TEST_CASE("QPA and PDC agree - witnesses and certificates replay") {
     int unschedulable = 0;
     constexpr std::uint64_t sets = 20000;
     for (std::uint64_t seed = 0; seed < sets; ++seed) {
@@ -100,7 +100,7 @@ TEST_CASE("QPA and PDC agree; witnesses and certificates replay") {
     CHECK(unschedulable < static_cast<int>(sets) * 9 / 10);
 }
 
-TEST_CASE("EDF simulation never contradicts the tests; first miss at o + t*") {
+TEST_CASE("EDF simulation never contradicts the tests - first miss at o + t*") {
     int simulated = 0, missed = 0, overloaded = 0;
     for (std::uint64_t seed = 0; seed < 3000; ++seed) {
         const drawn d = draw(seed + 1'000'000);

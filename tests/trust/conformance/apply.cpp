@@ -42,7 +42,7 @@ TEST_CASE("apply returns the function's result and runs on the trustee", "[trust
     CHECK(c.apply([](const counter& x) { return x.value; }) == 7);
 }
 
-TEST_CASE("entrust constructs the object on its trustee; the last handle destroys it there",
+TEST_CASE("entrust constructs the object on its trustee - the last handle destroys it there",
           "[trust][lifetime]") {
     kt::runtime rt;
     std::atomic<std::thread::id> destroyed_on{};
@@ -121,7 +121,7 @@ TEST_CASE("large closures, results and continuations are boxed and still correct
     CHECK(m.apply([](auto& map) { return map.at(49).size(); }) == 49);
 }
 
-TEST_CASE("objects on several trustees; entrust_on places them", "[trust][runtime]") {
+TEST_CASE("objects on several trustees - entrust_on places them", "[trust][runtime]") {
     kt::runtime rt(kt::runtime_options{.trustees = 3});
     REQUIRE(rt.trustee_count() == 3);
     std::vector<kt::trust<counter>> objects;

@@ -48,7 +48,7 @@ TEST_CASE("shutdown runs every request accepted before it", "[trust][shutdown]")
     rt.shutdown();  // idempotent
 }
 
-TEST_CASE("objects left at shutdown are destroyed on their trustee; late handles are safe",
+TEST_CASE("objects left at shutdown are destroyed on their trustee - late handles are safe",
           "[trust][shutdown]") {
     std::atomic<int> destroyed{0};
     kt::trust<tally> survivor;

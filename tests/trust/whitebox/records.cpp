@@ -53,7 +53,7 @@ TEST_CASE("records that do not fit before the ring's end leave padding and wrap"
     CHECK(c.apply([](counter& x) { return x.value; }) == expected);
 }
 
-TEST_CASE("pending requests hold one shared reference per object; finished ones hold none",
+TEST_CASE("pending requests hold one shared reference per object - finished ones hold none",
           "[trust][whitebox]") {
     kt::runtime rt;
     auto c = rt.entrust<counter>();

@@ -56,7 +56,7 @@ constexpr const char* usage_text =
     "      schedulability ratio against utilisation for several tests\n"
     "  sweep --family NAME [--tests TEST,...] [--sets K] [--threads T] [--seed S]\n"
     "        [--csv OUT] [--plot OUT] [family options]\n"
-    "      a family's evaluation (options: docs/sched/<family>.md)\n"
+    "      a family's evaluation (options: docs/sched.md, \"Analysis families\")\n"
     "\n"
     "input: {\"cores\": 1, \"tasks\": [{\"name\": \"a\", \"wcet\": 1, \"period\": 4,\n"
     "        \"deadline\": 4, \"jitter\": 0, \"blocking\": 0, \"priority\": 0}, ...]}\n"

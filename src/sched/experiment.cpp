@@ -31,6 +31,22 @@ std::uint64_t set_seed(std::uint64_t seed, std::size_t point, std::size_t set) n
 
 }  // namespace
 
+std::vector<double> axis_points(double first, double last, double step) {
+    if (!(step > 0) || !std::isfinite(step))
+        throw std::invalid_argument("axis step " + std::to_string(step) + " must be positive");
+    if (!std::isfinite(first) || !std::isfinite(last) || !(first <= last))
+        throw std::invalid_argument("axis: need first <= last (first " + std::to_string(first) +
+                                    ", last " + std::to_string(last) + ")");
+    std::vector<double> xs;
+    // k step from first rather than repeated addition: no drift over many points.
+    for (std::size_t k = 0;; ++k) {
+        const double x = first + static_cast<double>(k) * step;
+        if (x > last + 1e-9) break;
+        xs.push_back(x);
+    }
+    return xs;
+}
+
 std::vector<double> sweep_utilizations(const sweep_options& o) {
     if (!(o.u_step > 0))
         throw std::invalid_argument("sweep: u_step " + std::to_string(o.u_step) +
@@ -39,14 +55,7 @@ std::vector<double> sweep_utilizations(const sweep_options& o) {
         throw std::invalid_argument("sweep: need 0 < u_min <= u_max (u_min " +
                                     std::to_string(o.u_min) + ", u_max " + std::to_string(o.u_max) +
                                     ")");
-    std::vector<double> us;
-    // k u_step from u_min rather than repeated addition: no drift over many points.
-    for (std::size_t k = 0;; ++k) {
-        const double u = o.u_min + static_cast<double>(k) * o.u_step;
-        if (u > o.u_max + 1e-9) break;
-        us.push_back(u);
-    }
-    return us;
+    return axis_points(o.u_min, o.u_max, o.u_step);
 }
 
 sweep_result run_experiment(std::span<const std::string> tests, const experiment_trial& trial,

@@ -64,6 +64,11 @@ struct sweep_result {
 /// never two calls at once, with `done` increasing; at least once at the end.
 using sweep_progress = std::function<void(std::size_t done, std::size_t total)>;
 
+/// The points first + k step, k = 0, 1, ... while <= last (+ 1e-9 for rounding),
+/// computed as first + k step so that many points do not drift. Throws
+/// std::invalid_argument for step <= 0 or first > last (or a non-finite bound).
+[[nodiscard]] std::vector<double> axis_points(double first, double last, double step);
+
 /// The utilisation points of `options` (see sweep_options). Throws std::invalid_argument
 /// for u_step <= 0, u_min <= 0 or u_min > u_max.
 [[nodiscard]] std::vector<double> sweep_utilizations(const sweep_options& options);

@@ -72,6 +72,14 @@ void check_arguments(const arguments& args, const std::string& command,
 /// A finite decimal number (input_error naming `what` otherwise).
 [[nodiscard]] double parse_number(const std::string& text, const std::string& what);
 
+/// The option --name as an integer (parse_integer's error naming "--name" otherwise), or
+/// `fallback` when it is absent. Defined in input.cpp.
+[[nodiscard]] std::int64_t integer_option(const arguments& args, const std::string& name,
+                                          std::int64_t fallback);
+/// The option --name as a number, or `fallback` when it is absent. Defined in input.cpp.
+[[nodiscard]] double number_option(const arguments& args, const std::string& name,
+                                   double fallback);
+
 /// Prints `rows` as a left-aligned table, columns two spaces apart (row 0: the header).
 /// Defined in input.cpp.
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
@@ -120,6 +128,12 @@ struct analysis_family {
     family_sweep_result (*sweep)(const arguments& args,
                                  const family_sweep_common& common) = nullptr;
 };
+
+/// Experiment options over `points` with common's sets, seed and threads. Defined in
+/// sweep.cpp.
+[[nodiscard]] experiment_options family_experiment(const family_sweep_common& common,
+                                                   std::vector<double> points,
+                                                   std::string axis = "utilization");
 
 /// The registered families (each source file registers its own at start-up, so the
 /// commands need not know them), sorted by name when listed. Defined in analyze.cpp.

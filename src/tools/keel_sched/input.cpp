@@ -82,6 +82,17 @@ double parse_number(const std::string& text, const std::string& what) {
     return v;
 }
 
+std::int64_t integer_option(const arguments& args, const std::string& name,
+                            std::int64_t fallback) {
+    const auto f = args.options.find(name);
+    return f == args.options.end() ? fallback : parse_integer(f->second, "--" + name);
+}
+
+double number_option(const arguments& args, const std::string& name, double fallback) {
+    const auto f = args.options.find(name);
+    return f == args.options.end() ? fallback : parse_number(f->second, "--" + name);
+}
+
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
     std::vector<std::size_t> width;
     for (const auto& row : rows) {

@@ -239,6 +239,17 @@ int run_family_sweep(const analysis_family& family, const arguments& args, std::
 
 }  // namespace
 
+experiment_options family_experiment(const family_sweep_common& common, std::vector<double> points,
+                                     std::string axis) {
+    experiment_options o;
+    o.axis = std::move(axis);
+    o.points = std::move(points);
+    o.sets_per_point = common.sets;
+    o.seed = common.seed;
+    o.threads = common.threads;
+    return o;
+}
+
 int run_sweep(const arguments& args, std::ostream& out) {
     if (const auto f = args.options.find("family"); f != args.options.end()) {
         const analysis_family* family = find_family(f->second);

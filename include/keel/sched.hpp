@@ -11,3 +11,10 @@
 #include <keel/sched/simulate.hpp>
 #include <keel/sched/constraints.hpp>
 #include <keel/sched/experiment.hpp>
+#include <keel/sched/global.hpp>
+#include <keel/sched/global_simulate.hpp>
+#include <keel/sched/weakly_hard.hpp>
+#include <keel/sched/spin_locks.hpp>
+#include <keel/sched/ros2.hpp>
+#include <keel/sched/ros2_simulate.hpp>
+#include <keel/sched/randomize.hpp>

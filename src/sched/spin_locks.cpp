@@ -136,6 +136,7 @@ struct spin_context {
     std::vector<std::vector<time_value>> longest;  // [core][resource]
     std::vector<std::vector<std::size_t>> on_core;
     std::vector<time_value> own_spin;  // per task, sum_k N^k S(c, k)
+    std::vector<std::int64_t> ceiling;  // per resource, the highest priority of its users
 
     explicit spin_context(const spin_system& s) : sys(s) {
         s.validate();
@@ -144,11 +145,14 @@ struct spin_context {
             global[k] = s.is_global(k);
         longest.assign(s.cores, std::vector<time_value>(s.resources, 0));
         on_core.resize(s.cores);
+        ceiling.assign(s.resources, std::numeric_limits<std::int64_t>::max());
         for (std::size_t i = 0; i < s.tasks.size(); ++i) {
             on_core[s.core[i]].push_back(i);
-            for (const critical_section& cs : s.sections[i])
+            for (const critical_section& cs : s.sections[i]) {
                 longest[s.core[i]][cs.resource] =
                     std::max(longest[s.core[i]][cs.resource], cs.length);
+                ceiling[cs.resource] = std::min(ceiling[cs.resource], s.priority[i]);
+            }
         }
         own_spin.resize(s.tasks.size());
         for (std::size_t i = 0; i < s.tasks.size(); ++i) {
@@ -173,6 +177,13 @@ struct spin_context {
 
     [[nodiscard]] bool higher(std::size_t j, std::size_t i) const {
         return sys.priority[j] < sys.priority[i];
+    }
+
+    /// Whether a lower-priority section on resource k can block task i: a global section
+    /// runs non-preemptively (always); a local one runs at k's ceiling under the SRP
+    /// (only when the ceiling is at or above i's priority).
+    [[nodiscard]] bool blocks(std::size_t k, std::size_t i) const {
+        return global[k] || ceiling[k] <= sys.priority[i];
     }
 };
 
@@ -251,6 +262,7 @@ classic_terms classic_terms_of(const spin_context& ctx, const spin_levels& level
             continue;
         }
         for (const critical_section& cs : s.sections[l]) {
+            if (!ctx.blocks(cs.resource, i)) continue;
             time_value region = cs.length;
             if (ctx.global[cs.resource] && levels[l][cs.resource] <= s.priority[i])
                 region = checked_add(region, ctx.spin(c, cs.resource), "blocking");
@@ -499,6 +511,7 @@ frap_bound frap_window(const spin_context& ctx, const frap_core_data& cd, const 
     std::vector<time_value> cs_with_spin(nk, -1);
     for (std::size_t l : lp)
         for (const critical_section& cs : s.sections[l]) {
+            if (!ctx.blocks(cs.resource, i)) continue;
             cs_only = std::max(cs_only, cs.length);
             if (ctx.global[cs.resource] && levels[l][cs.resource] <= s.priority[i])
                 cs_with_spin[cs.resource] = std::max(cs_with_spin[cs.resource], cs.length);

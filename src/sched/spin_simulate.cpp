@@ -28,6 +28,7 @@ struct sim_job {
     time_value deadline = 0;  // absolute
     std::vector<segment> segments;
     std::size_t at = 0;  // current segment
+    bool started = false;  // has run (SRP's start rule applies only before)
     bool queued = false;
     bool in_section = false;
     bool missed = false;
@@ -90,6 +91,11 @@ spin_sim_result simulate_spin(const spin_system& system, const spin_levels& leve
     std::vector<bool> global(system.resources);
     for (std::size_t k = 0; k < system.resources; ++k)
         global[k] = system.is_global(k);
+    // SRP ceiling of each local resource: the highest priority of its users (one core).
+    std::vector<std::int64_t> ceiling(system.resources, std::numeric_limits<std::int64_t>::max());
+    for (std::size_t i = 0; i < n; ++i)
+        for (const critical_section& cs : system.sections[i])
+            ceiling[cs.resource] = std::min(ceiling[cs.resource], system.priority[i]);
 
     rng r(options.seed);
     spin_sim_result out;
@@ -110,7 +116,13 @@ spin_sim_result simulate_spin(const spin_system& system, const spin_levels& leve
 
     auto effective = [&](const sim_job* j) {
         if (j->queued) return levels[j->task][j->segments[j->at].resource];
+        if (j->in_section) {  // local (a global section is never preempted)
+            return std::min(system.priority[j->task], ceiling[j->segments[j->at].resource]);
+        }
         return system.priority[j->task];
+    };
+    auto in_global_section = [&](const sim_job* j) {
+        return j->in_section && global[j->segments[j->at].resource];
     };
     auto dequeue = [&](sim_job* j) {
         auto& qd = queue[j->segments[j->at].resource];
@@ -138,10 +150,18 @@ spin_sim_result simulate_spin(const spin_system& system, const spin_levels& leve
         // 2. Scheduling decisions.
         for (std::size_t c = 0; c < system.cores; ++c) {
             sim_job* cur = running[c];
-            if (cur && cur->in_section) continue;  // non-preemptive section
+            if (cur && in_global_section(cur)) continue;  // non-preemptive section
+            // SRP: the system ceiling is the highest ceiling of the local resources held on
+            // the core; a job that has not started yet starts only strictly above it.
+            std::int64_t system_ceiling = std::numeric_limits<std::int64_t>::max();
+            for (const sim_job* j : ready[c])
+                if (j->in_section && !global[j->segments[j->at].resource])
+                    system_ceiling =
+                        std::min(system_ceiling, ceiling[j->segments[j->at].resource]);
             sim_job* best = cur;
             for (sim_job* j : ready[c]) {
                 if (j == cur) continue;
+                if (!j->started && system.priority[j->task] >= system_ceiling) continue;
                 if (!best) {
                     best = j;
                     continue;
@@ -152,6 +172,7 @@ spin_sim_result simulate_spin(const spin_system& system, const spin_levels& leve
             }
             if (cur && best != cur && cur->queued) dequeue(cur);  // cancelled on preemption
             running[c] = best;
+            if (best) best->started = true;
         }
         // 3. Requests of the running jobs (core order breaks ties of one tick).
         for (std::size_t c = 0; c < system.cores; ++c) {

@@ -14,7 +14,10 @@
 /// - a resource used from two or more cores is global: a request joins the resource's
 ///   FIFO queue and the job busy-waits (spins) until it is at the head and the resource
 ///   is free; a resource used from one core only is local (no spinning);
-/// - every critical section runs non-preemptively; sections are not nested;
+/// - a global section runs non-preemptively; sections are not nested;
+/// - a local resource follows the stack resource policy, as in Gai et al.: its section
+///   runs at the resource's ceiling (the highest priority of its users), and a job starts
+///   only when its priority is above the highest ceiling of the resources held on its core;
 /// - while spinning for resource k, task i runs at its spin level P_i^k (a priority
 ///   value <= its own): only tasks with a priority value strictly below P_i^k preempt it;
 ///   a job preempted while spinning leaves the queue and requests again when it resumes.
@@ -121,22 +124,25 @@ struct spin_result {
 };
 
 /// MSRP (Gai et al. 2001): R_i = C_i + s_i + B_i + sum_{hp j} ceil(R_i/T_j)(C_j + s_j),
-/// s_x = sum_k N_x^k S^k, B_i = the longest non-preemptive region of a lower-priority
-/// task of the core (a global section with its spin, S^k + L, or a local section).
+/// s_x = sum_k N_x^k S^k, B_i = the longest region of a lower-priority task of the core
+/// that task i cannot preempt (a global section with its spin, S^k + L, or a local
+/// section whose resource's ceiling is at or above i's priority).
 /// Throws std::invalid_argument (validate) or analysis_overflow. Thread-safe (pure).
 /// Cost: one fixed-point iteration O(n) per step, per task.
 [[nodiscard]] spin_result msrp_analysis(const spin_system& system);
 
 /// PWLP (spin at the own priority, preemptable, request cancelled on preemption):
 /// R_i = C_i + s_i + B_i + sum_{hp j} ceil(R_i/T_j)(C_j + s_j + E_ij), B_i = the longest
-/// lower-priority section (no spin), E_ij = the longest S^k of a resource that a task of
-/// priority between i (included) and j (excluded) requests: the spin that a preemption
-/// by j wastes and that must be repeated. Throws and costs as msrp_analysis.
+/// lower-priority global section, or local one with a ceiling at or above i (no spin),
+/// E_ij = the longest S^k of a resource that a task of priority between i (included)
+/// and j (excluded) requests: the spin that a preemption by j wastes and that must be
+/// repeated. Throws and costs as msrp_analysis.
 [[nodiscard]] spin_result pwlp_analysis(const spin_system& system);
 
 /// The per-request ("classic") bound for arbitrary levels: MSRP's and PWLP's formulas
 /// are its two extremes. B_i = the longest lower-priority region that task i cannot
-/// preempt (section, plus S^k when the task spins for k at a level <= priority[i]);
+/// preempt (a global section, plus S^k when the task spins for k at a level <=
+/// priority[i]; a local section whose resource's ceiling is <= priority[i]);
 /// E_ij = the longest S^k over the sections of task i and of higher-priority tasks whose
 /// level j preempts (a lower-priority spinner preempted in the window does not spin again
 /// in it: its lost attempt is inside B_i). Throws std::invalid_argument

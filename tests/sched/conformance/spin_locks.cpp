@@ -139,6 +139,46 @@ TEST_CASE("a resource of one core is local: no spinning", "[spin]") {
     CHECK(r.tasks[0].own_spin == 0);
 }
 
+TEST_CASE("a local section blocks only tasks at or below its resource's ceiling (SRP)",
+          "[spin]") {
+    // One core; r0 local, used by t2 (1 x 1) and t3 (1 x 5): ceiling = t2's priority 2.
+    // t1 (prio 1, above the ceiling) preempts t3's section: no blocking, R1 = 1. t2 (at the
+    // ceiling) is blocked by it: w = 2 + 5 + ceil(w/4) 1: 8 -> 9 -> 10 -> 10.
+    // t3: w = 6 + ceil(w/4) 1 + ceil(w/10) 2: 9 -> 11 -> 13 -> 14 -> 14.
+    spin_system s;
+    s.cores = 1;
+    s.resources = 1;
+    s.tasks = {task{1, 4, 4, 0, 0}, task{2, 10, 10, 0, 0}, task{6, 40, 40, 0, 0}};
+    s.core = {0, 0, 0};
+    s.priority = {1, 2, 3};
+    s.sections = {{}, {{0, 1, 1}}, {{0, 5, 1}}};
+    REQUIRE_FALSE(s.is_global(0));
+    for (const spin_result& r :
+         {msrp_analysis(s), pwlp_analysis(s), frap_analysis(s, pwlp_levels(s)), frap(s)}) {
+        CHECK(r.schedulable);
+        CHECK(r.tasks[0].arrival_blocking == 0);
+        CHECK(r.tasks[0].response_time == 1);
+        CHECK(r.tasks[1].arrival_blocking == 5);
+        CHECK(r.tasks[1].response_time == 10);
+        CHECK(r.tasks[2].arrival_blocking == 0);
+        CHECK(r.tasks[2].response_time == 14);
+    }
+    // The simulator (even layout: normal work, then the section): t1 runs ticks 0, 4, 8,
+    // 12; t2 ticks 1-2; t3 tick 3, then its section over ticks 5, 6, 7, 9, 10 (t1 preempts
+    // it at 8: above the ceiling; non-preemptively t1 would wait until 10), R3 = 11. t2's
+    // job of 10 may not start before the section ends (SRP): ticks 11 and 13 (t1 at 12),
+    // R2 = 4.
+    spin_sim_options o;
+    o.horizon = 40;
+    for (const spin_levels& lv : {msrp_levels(s), pwlp_levels(s)}) {
+        const spin_sim_result sim = simulate_spin(s, lv, o);
+        CHECK(sim.max_response[0] == 1);
+        CHECK(sim.max_response[1] == 4);
+        CHECK(sim.max_response[2] == 11);
+        CHECK_FALSE(sim.any_miss);
+    }
+}
+
 namespace {
 
 // Flexible levels accept what neither fixed extreme does (hand-worked, per-request terms;

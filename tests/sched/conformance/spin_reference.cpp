@@ -139,13 +139,12 @@ TEST_CASE("MSRP with a local resource: SchedCAT Test_bounds.test_local_resources
     // and a seventh task t6 (100, P2, priority 6) makes 100 requests of length 123456.
     // Checked here (SchedCAT's numbers): t5's arrival blocking 123456 (t6's local
     // section; SchedCAT's blocking term 123456 + 7 + 77 is that plus the spin), t5's own
-    // spin ("remote blocking") 7 + 77, t6 no blocking at all.
-    // Not reproduced (a model difference, not a keel error): SchedCAT gives t4 arrival
-    // blocking 7 + 7 + 77 = 91, because MSRP protects local resources with the SRP, so t6's local
-    // section blocks only tasks at or below the resource's ceiling (t5's priority); keel runs every
-    // section non-preemptively and charges t4 the 123456 section. Also left out: t4's
-    // SchedCAT spin 3 * 7 + 2 * 77 + 2 * 6 = 187, which counts the remote requests that
-    // fit in t4's response-time window (20); keel's per-request bound is 4 * (77 + 7).
+    // spin ("remote blocking") 7 + 77, t6 no blocking at all, and t4's arrival blocking
+    // 7 + 7 + 77 = 91: MSRP manages the local resource with the SRP, so t6's local section
+    // blocks only tasks at or below the resource's ceiling (t5's priority), not t4.
+    // Left out: t4's SchedCAT spin 3 * 7 + 2 * 77 + 2 * 6 = 187, which counts the remote
+    // requests that fit in t4's response-time window (20); keel's per-request bound is
+    // 4 * (77 + 7).
     spin_system s;
     s.cores = 3;
     s.resources = 2;
@@ -170,7 +169,8 @@ TEST_CASE("MSRP with a local resource: SchedCAT Test_bounds.test_local_resources
     CHECK(r.tasks[6].own_spin == 0);
     // Agrees with SchedCAT where the local resource plays no part: t0's blocking.
     CHECK(r.tasks[0].arrival_blocking == 6 + 7 + 7);
-    // keel's own (model) values for t4, not SchedCAT's: blocking 123456, spin 336.
-    CHECK(r.tasks[4].arrival_blocking == 123456);
+    // t4 is above the local resource's ceiling: SchedCAT's 91 (t5's global section 7 and
+    // its spin 7 + 77). Its own spin is keel's per-request bound, not SchedCAT's 187.
+    CHECK(r.tasks[4].arrival_blocking == 7 + 7 + 77);
     CHECK(r.tasks[4].own_spin == 4 * (77 + 7));
 }

@@ -4,6 +4,7 @@
 #include <keel/sched/weakly_hard.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -20,17 +21,24 @@ time_value saturating_mul(time_value a, time_value b) noexcept {
     return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-/// Bertogna–Cirinei workload bound of a sporadic sequence (WCET c, minimum distance p,
-/// every job done within r of its release) in any window of length L.
-time_value workload(time_value L, time_value c, time_value p, time_value r) {
-    using detail::checked_add;
-    using detail::checked_mul;
-    using detail::checked_sub;
-    const time_value span = checked_sub(checked_add(L, r, "wh workload"), c, "wh workload");
-    const time_value jobs = span / p;  // span >= L >= 0
-    const time_value body = checked_mul(jobs, c, "wh workload");
-    const time_value tail = span - jobs * p;  // fits: jobs * p <= span
-    return checked_add(body, std::min(c, tail), "wh workload");
+/// Guan et al.'s non-carry-in workload of a sporadic sequence (WCET c, minimum distance
+/// p >= c) in a window of length L whose jobs are all released inside it:
+/// floor(L/p) c + min(L mod p, c).
+time_value workload_nc(time_value L, time_value c, time_value p) {
+    return detail::checked_add(detail::checked_mul(L / p, c, "wh workload"), std::min(L % p, c),
+                               "wh workload");
+}
+
+/// Guan et al.'s carry-in workload of the same sequence (every job done within r of its
+/// release, c <= r <= p) when one job released before the window is still pending at
+/// its start and ran in the instant just before it (so it brings at most c - 1):
+/// floor(y/p) c + c + [y mod p - (p - r)]_0^{c-1},  y = [L - c]_0.
+time_value workload_ci(time_value L, time_value c, time_value p, time_value r) {
+    const time_value y = std::max<time_value>(L - c, 0);
+    const time_value alpha = std::clamp<time_value>(y % p - (p - r), 0, c - 1);
+    return detail::checked_add(
+        detail::checked_add(detail::checked_mul(y / p, c, "wh workload"), c, "wh workload"), alpha,
+        "wh workload");
 }
 
 }  // namespace
@@ -91,6 +99,8 @@ wh_result wh_jlfp_rta(std::span<const task> tasks, std::span<const weakly_hard_c
     result.cores = cores;
     result.tasks.resize(tasks.size());
     const auto m = static_cast<time_value>(cores);
+    std::vector<time_value> diff;  // carry-in minus non-carry-in workload, per task
+    diff.reserve(tasks.size());
     for (std::size_t k = 0; k < tasks.size(); ++k) {
         const task& t = tasks[k];
         wh_task_result& out = result.tasks[k];
@@ -106,13 +116,23 @@ wh_result wh_jlfp_rta(std::span<const task> tasks, std::span<const weakly_hard_c
         for (;;) {
             time_value sum = 0;
             const time_value cap = R - t.wcet + 1;  // interference counts only while k waits
+            diff.clear();
             for (std::size_t i = 0; i < k; ++i) {
                 const wh_task_result& hp = result.tasks[i];
                 if (hp.tolerable == unbounded_misses) continue;
                 const time_value r_i = hp.satisfied ? *hp.urgent_response : tasks[i].deadline;
-                const time_value w = workload(R, tasks[i].wcet, hp.urgent_period, r_i);
-                sum = detail::checked_add(sum, std::min(w, cap), "wh interference");
+                const time_value p_i = hp.urgent_period;
+                const time_value nc = std::min(workload_nc(R, tasks[i].wcet, p_i), cap);
+                const time_value ci = std::min(workload_ci(R, tasks[i].wcet, p_i, r_i), cap);
+                sum = detail::checked_add(sum, nc, "wh interference");
+                if (ci > nc) diff.push_back(ci - nc);
             }
+            // At most cores - 1 tasks carry an urgent job into the window: the largest gains.
+            const std::size_t take = std::min(diff.size(), cores - 1);
+            std::partial_sort(diff.begin(), diff.begin() + static_cast<std::ptrdiff_t>(take),
+                              diff.end(), std::greater<>());
+            for (std::size_t j = 0; j < take; ++j)
+                sum = detail::checked_add(sum, diff[j], "wh interference");
             const time_value next = detail::checked_add(t.wcet, sum / m, "wh response");
             if (next == R) break;
             R = next;

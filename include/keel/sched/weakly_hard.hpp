@@ -23,8 +23,8 @@
 /// The paper's full text was not available to this implementation: the class rule above
 /// is the one its abstract states ("leverages the tolerable continuous deadline misses
 /// to assign priorities to jobs"), and the analysis (wh_jlfp_rta) is derived here from
-/// first principles on top of the global fixed-priority RTA of Bertogna & Cirinei (RTSS
-/// 2007); see the docs for the proof sketch.
+/// first principles on top of the limited carry-in global fixed-priority RTA of Guan et
+/// al. (RTSS 2009); see the docs for the proof sketch.
 
 #include <keel/sched/task.hpp>
 
@@ -226,12 +226,16 @@ struct wh_result {
 /// jobs of tasks i < k. Once task i is shown satisfied, its urgent jobs are at least
 /// (tolerable_i + 1) T_i apart and each completes within its bound R_i; otherwise any
 /// job of i may be urgent and runs at most until its deadline (period T_i, "response"
-/// D_i). With those per-task (C_i, P_i, R_i), the bound is the global FP response time of
-/// Bertogna & Cirinei (RTSS 2007):
-///   R = C_k + floor( sum_{i<k} min(W_i(R), R - C_k + 1) / cores ),
-///   W_i(L) = N C_i + min(C_i, L + R_i - C_i - N P_i),  N = floor((L + R_i - C_i) / P_i),
-/// iterated from R = C_k; the task is satisfied iff the fixed point is <= D_k.
-/// Hard tasks (m = 0) make this exactly Bertogna & Cirinei's global FP RTA.
+/// D_i). With those per-task (C_i, P_i, R_i), the bound is the limited carry-in global
+/// FP response time of Guan et al. (RTSS 2009): at most cores - 1 tasks carry in,
+///   R = C_k + floor( Omega(R) / cores ),   cap = R - C_k + 1,
+///   Omega(L) = sum_{i<k} min(NC_i(L), cap) + the cores - 1 largest positive
+///              min(CI_i(L), cap) - min(NC_i(L), cap),
+///   NC_i(L) = floor(L/P_i) C_i + min(L mod P_i, C_i),
+///   CI_i(L) = floor(y/P_i) C_i + C_i + [y mod P_i - (P_i - R_i)]_0^{C_i-1},  y = [L - C_i]_0,
+/// iterated from R = C_k; the task is satisfied iff the fixed point is <= D_k. Every
+/// task satisfied under the Bertogna & Cirinei (RTSS 2007) bound is satisfied here too.
+/// Hard tasks (m = 0) make this exactly Guan et al.'s global FP RTA.
 /// Throws std::invalid_argument (sizes differ, cores == 0, a task not well formed or with
 /// C > D, D > T, jitter or blocking; a malformed constraint; naming "task i" and the
 /// field) or analysis_overflow. Thread-safe (pure). O(n^2 * iterations).

@@ -107,9 +107,10 @@ TEST_CASE("weakly-hard job priority classes", "[sched][weakly_hard]") {
 TEST_CASE("wh_jlfp_rta: hand-worked one-core case", "[sched][weakly_hard]") {
     // t1 = (C 2, T = D 4), t2 = (C 3, T = D 6), U = 1 on one core.
     const std::vector<task> ts{{2, 4, 4, 0, 0}, {3, 6, 6, 0, 0}};
-    SECTION("both hard: Bertogna-Cirinei global FP RTA fails t2") {
-        // R = 3: W1 = min(2, 3) = 2, capped at R - C + 1 = 1 -> 4; R = 4: W1 = 2 -> 5;
-        // R = 5: W1 = 2 + min(2, 1) = 3 -> 6; R = 6: W1 = 4 -> 7 > 6.
+    SECTION("both hard: Guan et al.'s global FP RTA fails t2") {
+        // One core: no task carries in, NC workloads only. R = 3: W1 = min(3, 2) = 2,
+        // capped at R - C + 1 = 1 -> 4; R = 4: W1 = 2 -> 5; R = 5: W1 = 2 + min(1, 2) = 3
+        // -> 6; R = 6: W1 = 4 -> 7 > 6.
         const auto r = wh_jlfp_rta(ts, std::vector<weakly_hard_constraint>{{0, 1}, {0, 1}}, 1);
         CHECK(!r.schedulable);
         CHECK(r.tasks[0].satisfied);
@@ -142,20 +143,35 @@ TEST_CASE("wh_jlfp_rta: hand-worked one-core case", "[sched][weakly_hard]") {
     }
 }
 
+TEST_CASE("wh_jlfp_rta: limited carry-in accepts what Bertogna-Cirinei does not",
+          "[sched][weakly_hard]") {
+    // Three hard (C 1, T = D 3) tasks on one core. R1 = 1, R2 = 2. For t3, no task carries
+    // in (cores - 1 = 0): R = 1: NC = 1 each, cap 1 -> 3; R = 3: NC = 1 + min(0, 1) = 1
+    // each -> 3. (Bertogna-Cirinei would count t2's carry-in job, span 3 + 2 - 1 = 4,
+    // W2 = 1 + 1 = 2, and reach 4 > 3.)
+    const std::vector<task> ts{{1, 3, 3, 0, 0}, {1, 3, 3, 0, 0}, {1, 3, 3, 0, 0}};
+    const auto r = wh_jlfp_rta(ts, std::vector<weakly_hard_constraint>(3, {0, 1}), 1);
+    CHECK(r.schedulable);
+    CHECK(r.tasks[1].urgent_response == 2);
+    CHECK(r.tasks[2].urgent_response == 3);
+    CHECK(r.tasks[2].iterations == std::vector<time_value>{1, 3});
+}
+
 TEST_CASE("wh_jlfp_rta: hand-worked two-core case", "[sched][weakly_hard]") {
     // t1 = t2 = (2, 4, 4), t3 = (4, 6, 6) on two cores.
     const std::vector<task> ts{{2, 4, 4, 0, 0}, {2, 4, 4, 0, 0}, {4, 6, 6, 0, 0}};
     SECTION("hard: t3 fails") {
-        // R = 4: W = 2 + min(2, 0) = 2 each, cap 1 -> 4 + 2/2 = 5; R = 5: W = 3, cap 2 -> 4/2
-        // -> 6; R = 6: W = 4, cap 3 -> 6/2 -> 7 > 6.
+        // One task may carry in. R = 4: NC = 2 + min(0, 2) = 2, CI = 2 + [2 - 2]_0 = 2, each
+        // capped at 1 -> 4 + 2/2 = 5; R = 5: NC = 3, CI = 2 + 1 = 3, cap 2 -> 4/2 -> 6;
+        // R = 6: NC = CI = 4, cap 3 -> 6/2 -> 7 > 6.
         const auto r = wh_jlfp_rta(ts, std::vector<weakly_hard_constraint>{{0, 1}, {0, 1}, {0, 1}}, 2);
         CHECK(!r.tasks[2].satisfied);
         CHECK(r.tasks[2].iterations == std::vector<time_value>{4, 5, 6, 7});
         CHECK(r.tasks[1].urgent_response == 2);
     }
     SECTION("t1, t2 at most one miss in a row: t3 passes at 6") {
-        // urgent jobs of t1, t2 >= 8 apart: R = 4: 2 each capped at 1 -> 5; R = 5: cap 2
-        // -> 6; R = 6: W = 2 each -> 6.
+        // urgent jobs of t1, t2 >= 8 apart: R = 4: NC = CI = 2 each, capped at 1 -> 5;
+        // R = 5: cap 2 -> 6; R = 6: NC = CI = 2 each -> 6.
         const auto r = wh_jlfp_rta(ts, std::vector<weakly_hard_constraint>{{1, 2}, {1, 2}, {0, 1}}, 2);
         CHECK(r.schedulable);
         CHECK(r.tasks[2].urgent_response == 6);

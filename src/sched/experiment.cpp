@@ -5,6 +5,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <cassert>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -91,7 +92,9 @@ sweep_result run_experiment(std::span<const std::string> tests, const experiment
             } catch (const std::exception&) {
                 std::fill(mine.begin(), mine.end(), trial_outcome::error);
             }
-            const std::size_t now = done.fetch_add(1, std::memory_order_relaxed) + 1;
+            // Release: publishes this trial's outcomes to the acquire load after the join
+            // (TBB's own join is invisible to ThreadSanitizer's uninstrumented libtbb).
+            const std::size_t now = done.fetch_add(1, std::memory_order_release) + 1;
             if (progress && now % every == 0) {
                 const std::lock_guard lock(progress_lock);
                 const std::size_t d = done.load(std::memory_order_relaxed);
@@ -109,7 +112,14 @@ sweep_result run_experiment(std::span<const std::string> tests, const experiment
         tbb::task_arena arena(static_cast<int>(o.threads));
         arena.execute([&] { tbb::parallel_for(all, body); });
     }
-    if (progress && reported < total) progress(total, total);
+    // Every trial's fetch_add is a release RMW of one release sequence: reading the final
+    // count with acquire makes all outcomes visible here.
+    [[maybe_unused]] const std::size_t finished = done.load(std::memory_order_acquire);
+    assert(finished == total);
+    if (progress) {
+        const std::lock_guard lock(progress_lock);  // `reported` is written under it
+        if (reported < total) progress(total, total);
+    }
 
     sweep_result r;
     r.axis = o.axis;

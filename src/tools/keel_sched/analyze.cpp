@@ -27,6 +27,13 @@ namespace {
 const std::vector<std::string> test_names{"fp-rta",   "fp-points", "edf-pdc",
                                           "edf-qpa",  "ll-bound",  "hyperbolic"};
 
+std::string uniprocessor_test_names() {
+    std::string known;
+    for (const auto& t : test_names)
+        known += (known.empty() ? "" : ", ") + t;
+    return known;
+}
+
 json::value or_null(const std::optional<time_value>& v) {
     return v ? json::value(*v) : json::value(nullptr);
 }
@@ -253,11 +260,8 @@ std::optional<task_set> assign_priorities(const task_set& set, const std::string
 void check_test_name(const std::string& name) {
     for (const auto& t : test_names)
         if (t == name) return;
-    std::string known;
-    for (const auto& t : test_names)
-        known += (known.empty() ? "" : ", ") + t;
     const analysis_family* family = family_of_test(name);
-    throw input_error("unknown test '" + name + "' (known: " + known +
+    throw input_error("unknown test '" + name + "' (known: " + uniprocessor_test_names() +
                       (family ? "; '" + name + "' is a test of the family '" + family->name +
                                     "', which only analyze --test " + name + " and sweep --family " +
                                     family->name + " run"
@@ -267,6 +271,15 @@ void check_test_name(const std::string& name) {
 
 std::vector<analysis_family>& analysis_families() {
     static std::vector<analysis_family> families;
+    return families;
+}
+
+std::vector<const analysis_family*> families_by_name() {
+    std::vector<const analysis_family*> families;
+    for (const analysis_family& f : analysis_families())
+        families.push_back(&f);
+    std::sort(families.begin(), families.end(),
+              [](const auto* a, const auto* b) { return a->name < b->name; });
     return families;
 }
 
@@ -302,15 +315,8 @@ namespace {
 
 /// Every test analyze knows, for the "unknown test" message.
 std::string all_test_names() {
-    std::string known;
-    for (const auto& t : test_names)
-        known += (known.empty() ? "" : ", ") + t;
-    std::vector<const analysis_family*> families;
-    for (const analysis_family& f : analysis_families())
-        families.push_back(&f);
-    std::sort(families.begin(), families.end(),
-              [](const auto* a, const auto* b) { return a->name < b->name; });
-    for (const analysis_family* f : families)
+    std::string known = uniprocessor_test_names();
+    for (const analysis_family* f : families_by_name())
         for (const std::string& t : f->tests)
             known += ", " + t;
     return known;

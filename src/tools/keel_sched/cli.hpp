@@ -138,6 +138,8 @@ struct analysis_family {
 /// The registered families (each source file registers its own at start-up, so the
 /// commands need not know them), sorted by name when listed. Defined in analyze.cpp.
 [[nodiscard]] std::vector<analysis_family>& analysis_families();
+/// The registered families sorted by name (for listings). Defined in analyze.cpp.
+[[nodiscard]] std::vector<const analysis_family*> families_by_name();
 /// The family that answers `test`, or nullptr.
 [[nodiscard]] const analysis_family* family_of_test(const std::string& test);
 /// The family called `name`, or nullptr.

@@ -6,7 +6,6 @@
 
 #include <keel/sched/detail/checked.hpp>
 
-#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <set>
@@ -68,11 +67,7 @@ constexpr const char* usage_text =
 /// The usage text with the registered families' tests (analyze --test NAME).
 std::string usage() {
     std::string text = usage_text;
-    std::vector<const analysis_family*> families;
-    for (const analysis_family& f : analysis_families())
-        families.push_back(&f);
-    std::sort(families.begin(), families.end(),
-              [](const auto* a, const auto* b) { return a->name < b->name; });
+    const std::vector<const analysis_family*> families = families_by_name();
     if (families.empty()) return text;
     text += "\nfamilies (analyze --test TEST; sweep --family NAME):\n";
     for (const analysis_family* f : families) {

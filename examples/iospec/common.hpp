@@ -56,11 +56,12 @@ inline void drop_cache(const std::string& path) {
 
 inline void print_counters(const char* what, const is::graph_counters& c) {
     std::printf("  %s: hits %llu, misses %llu, mismatches %llu, cancelled %llu, wasted %llu B, depth now %llu, "
-                "probes %llu (%llu cached)\n",
+                "probes %llu (%llu cached), dormant calls %llu\n",
                 what, static_cast<unsigned long long>(c.hits), static_cast<unsigned long long>(c.misses),
                 static_cast<unsigned long long>(c.mismatches), static_cast<unsigned long long>(c.cancelled),
                 static_cast<unsigned long long>(c.wasted_bytes), static_cast<unsigned long long>(c.depth),
-                static_cast<unsigned long long>(c.probes), static_cast<unsigned long long>(c.probes_cached));
+                static_cast<unsigned long long>(c.probes), static_cast<unsigned long long>(c.probes_cached),
+                static_cast<unsigned long long>(c.dormant_calls));
 }
 
 }  // namespace example

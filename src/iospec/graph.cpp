@@ -487,14 +487,15 @@ graph_counters graph::counters() const noexcept {
                           g.cancelled.load(r), g.wasted_bytes.load(r), g.scopes.load(r),
                           g.passthrough_calls.load(r), g.generator_errors.load(r),
                           g.learned_depth.load(r),     g.probes.load(r),
-                          g.probes_cached.load(r)};
+                          g.probes_cached.load(r),     g.dormant_calls.load(r)};
 }
 
 void graph::reset_counters() noexcept {
     auto& g = *_state;
     constexpr auto r = std::memory_order_relaxed;
     for (auto* c : {&g.hits, &g.misses, &g.mismatches, &g.cancelled, &g.wasted_bytes, &g.scopes,
-                    &g.passthrough_calls, &g.generator_errors, &g.probes, &g.probes_cached}) {
+                    &g.passthrough_calls, &g.generator_errors, &g.probes, &g.probes_cached,
+                    &g.dormant_calls}) {
         c->store(0, r);
     }
 }

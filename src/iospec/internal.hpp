@@ -68,6 +68,7 @@ struct graph_state {
     std::atomic<std::uint64_t> generator_errors{0};
     std::atomic<std::uint64_t> probes{0};
     std::atomic<std::uint64_t> probes_cached{0};
+    std::atomic<std::uint64_t> dormant_calls{0};
     // The adaptive depth learned by the latest scope to end (the next one starts there).
     std::atomic<unsigned> learned_depth{0};
     std::atomic<unsigned> mismatch_streak{0};

@@ -346,6 +346,19 @@ struct scope_state {
     bool active = false;       // holds the engine and matches calls against the graph
     bool passthrough = false;  // a mismatch ended speculation
     bool mismatched = false;
+    bool rest_when_cached = true;
+    bool dormant = false;      // everything was cached at depth 0: calls go straight through
+
+    // Probes are scheduled and remembered per node: in a graph that reads both cached
+    // pages (a tree's root, an index block) and uncached ones, a probe landing on the
+    // cached node must not drop the depth while another node's reads still miss.
+    struct node_probes {
+        std::uint32_t reads = 0;
+        std::uint8_t cold_history = 0;  // one bit per recent probe, 1 = not cached
+    };
+    static constexpr std::uint8_t probe_history_mask = 0x0F;  // the latest four probes
+    std::vector<node_probes> probes_by_node;
+    unsigned recently_cold_nodes = 0;
 
     std::deque<instance*> path;
     std::vector<std::unique_ptr<instance>> owned;
@@ -360,7 +373,7 @@ struct scope_state {
     std::vector<instance*> requesters;
 
     scope_state(const graph& graph, engine* e, scope_options options, std::initializer_list<int> pinned)
-        : g(graph._state), eng(e), checks(options.checks) {
+        : g(graph._state), eng(e), checks(options.checks), rest_when_cached(options.rest_when_cached) {
         local.scopes = 1;
         const graph_options& go = g->options;
         if (options.depth) {
@@ -371,6 +384,7 @@ struct scope_state {
             adaptive.emplace(go.adaptive, g->learned_depth.load(std::memory_order_relaxed));
         }
         last.resize(g->nodes.size());
+        probes_by_node.resize(g->nodes.size());
         tail.node = g->start;
         tail.loops.assign(g->loops, 0);
         active = !g->disabled.load(std::memory_order_relaxed) && eng != nullptr && !eng->_busy;
@@ -380,6 +394,8 @@ struct scope_state {
         }
         eng->_busy = true;
         for (int fd : pinned) pin(fd);
+        // The graph's latest scope found everything cached: start dormant.
+        dormant = adaptive && rest_when_cached && adaptive->depth() == 0;
         try {
             pipeline();
         } catch (...) {
@@ -403,6 +419,7 @@ struct scope_state {
         g->generator_errors.fetch_add(local.generator_errors, r);
         g->probes.fetch_add(local.probes, r);
         g->probes_cached.fetch_add(local.probes_cached, r);
+        g->dormant_calls.fetch_add(local.dormant_calls, r);
         if (adaptive && active) g->learned_depth.store(adaptive->depth(), r);
         if (active) {
             if (mismatched) {
@@ -418,18 +435,45 @@ struct scope_state {
     scope_state(const scope_state&) = delete;
     scope_state& operator=(const scope_state&) = delete;
 
-    [[nodiscard]] bool speculating() const noexcept { return active && !passthrough; }
+    [[nodiscard]] bool speculating() const noexcept { return active && !passthrough && !dormant; }
     [[nodiscard]] unsigned depth() const noexcept { return adaptive ? adaptive->depth() : fixed_depth; }
 
-    // A probe's finding, fed to the adaptive depth.
-    void signal(probe_result p) noexcept {
+    // Whether this read (or metadata call) of `node` is probed: each node's first, then
+    // one in probe_interval of that node's.
+    [[nodiscard]] bool probe_due(std::uint32_t node) noexcept {
+        return probes_by_node[node].reads++ % std::max(adaptive->options().probe_interval, 1U) == 0;
+    }
+
+    // A probe's finding, fed to the adaptive depth. Cached data drops the depth to 0
+    // only when no node's recent probes found its data uncached.
+    void signal(probe_result p, std::uint32_t node) noexcept {
+        if (p == probe_result::unknown) return;
         ++local.probes;
-        if (p == probe_result::cached) {
-            ++local.probes_cached;
-            adaptive->cached();
-        } else if (p == probe_result::cold) {
+        node_probes& np = probes_by_node[node];
+        const bool was_cold = np.cold_history != 0;
+        np.cold_history = static_cast<std::uint8_t>(((np.cold_history << 1U) | (p == probe_result::cold ? 1U : 0U)) &
+                                                    probe_history_mask);
+        const bool is_cold = np.cold_history != 0;
+        if (is_cold && !was_cold) ++recently_cold_nodes;
+        if (!is_cold && was_cold) --recently_cold_nodes;
+        if (p == probe_result::cold) {
             adaptive->paid();
+            return;
         }
+        ++local.probes_cached;
+        if (recently_cold_nodes == 0) {
+            adaptive->cached();
+        } else {
+            adaptive->unpaid();
+        }
+    }
+
+    // After a call: at depth 0 with nothing ahead and every recent probe cached, stop
+    // following the graph (see scope_options::rest_when_cached).
+    void rest_if_cached() noexcept {
+        if (!adaptive || !rest_when_cached || !speculating()) return;
+        if (adaptive->depth() != 0 || recently_cold_nodes != 0 || !path.empty() || !in_flight.empty()) return;
+        dormant = true;
     }
     [[nodiscard]] const node_def& node_of(const instance& in) const noexcept { return g->nodes[in.node]; }
 
@@ -658,12 +702,12 @@ struct scope_state {
                 const auto& a = std::get<pread_args>(in.args);
                 if (a.offset > static_cast<std::uint64_t>(INT64_MAX)) return false;
                 if (!eng->_io.supports(kp::io_op::pread) || !in.buf.acquire(budget, a.length)) return false;
-                if (adaptive && adaptive->probe_due()) {
+                if (adaptive && probe_due(in.node)) {
                     // Cached data is read here at once (no engine round trip) and the
                     // depth drops; data not cached is pre-issued and the depth grows.
                     std::int64_t n = 0;
                     const probe_result p = probe_read(a.fd, in.buf.data(), a.length, a.offset, &n);
-                    signal(p);
+                    signal(p, in.node);
                     in.probed = p != probe_result::unknown;
                     if (p == probe_result::cached && n > 0) {
                         in.result = n;
@@ -722,6 +766,7 @@ struct scope_state {
         requests.clear();
         requesters.clear();
         for (std::size_t k = 0; k < path.size() && requests.size() < room; ++k) {
+            if (k >= depth()) break;  // the depth shrank (a probe found data cached)
             instance& in = *path[k];
             if (in.state == inst_state::pending) evaluate(in, k);
             if (!issuable(k)) continue;
@@ -729,7 +774,7 @@ struct scope_state {
                 // One metadata call in probe_interval is left to the program and timed.
                 if (!in.probe_checked) {
                     in.probe_checked = true;
-                    in.timed_probe = adaptive->probe_due();
+                    in.timed_probe = probe_due(in.node);
                 }
                 if (in.timed_probe) continue;
             }
@@ -1076,23 +1121,17 @@ struct scope_state {
                 hit = true;
             }
         } else if (adaptive && c.op == op_kind::pread && !in->probed && adaptive->depth() == 0 &&
-                   adaptive->probe_due()) {
+                   probe_due(in->node)) {
             // At depth zero the program's own read is the probe: cached, it is the call's
             // result; not cached, the depth comes back and the call runs as asked.
             std::int64_t n = 0;
             const probe_result p = probe_read(c.fd, c.out, c.length, c.offset, &n);
-            signal(p);
+            signal(p, in->node);
             in->probed = p != probe_result::unknown;
             r = p == probe_result::cached && n > 0 ? n : real_call(c);
         } else if (adaptive && metadata_call(c.op) &&
-                   (in->timed_probe || (adaptive->depth() == 0 && adaptive->probe_due()))) {
-            // A metadata call that answers within metadata_cached_ns found its inodes and
-            // dentries cached (a device read takes far longer).
-            const auto t0 = std::chrono::steady_clock::now();
-            r = real_call(c);
-            const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
-            signal(static_cast<std::uint64_t>(ns.count()) <= adaptive->options().metadata_cached_ns ? probe_result::cached
-                                                                                                  : probe_result::cold);
+                   (in->timed_probe || (adaptive->depth() == 0 && probe_due(in->node)))) {
+            signal(timed_call(c, &r), in->node);
             in->probed = true;
         } else {
             r = real_call(c);
@@ -1115,7 +1154,49 @@ struct scope_state {
             passthrough = true;
             drop_all();
         }
+        rest_if_cached();
         return r;
+    }
+
+    // Makes a metadata call and times it: one that answers within metadata_cached_ns
+    // found its inodes and dentries cached (a device read takes far longer).
+    probe_result timed_call(const call& c, std::int64_t* r) noexcept {
+        const auto t0 = std::chrono::steady_clock::now();
+        *r = real_call(c);
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+        return static_cast<std::uint64_t>(ns.count()) <= adaptive->options().metadata_cached_ns ? probe_result::cached
+                                                                                               : probe_result::cold;
+    }
+
+    // A dormant scope's call: straight through, with one read in probe_interval made
+    // with RWF_NOWAIT (cached: that is its result) and one metadata call in
+    // probe_interval timed. Data found uncached raises the depth the graph's next scope
+    // starts at; this one stays dormant (it no longer knows where it is in the graph).
+    std::int64_t dormant_call(const call& c) noexcept {
+        ++local.dormant_calls;
+        if (c.op == op_kind::getdents64) quiesce();
+        if (c.op == op_kind::pread && adaptive->probe_due()) {
+            std::int64_t n = 0;
+            const probe_result p = probe_read(c.fd, c.out, c.length, c.offset, &n);
+            dormant_signal(p);
+            return p == probe_result::cached && n > 0 ? n : real_call(c);
+        }
+        if (metadata_call(c.op) && adaptive->probe_due()) {
+            std::int64_t r = 0;
+            dormant_signal(timed_call(c, &r));
+            return r;
+        }
+        return real_call(c);
+    }
+
+    void dormant_signal(probe_result p) noexcept {
+        if (p == probe_result::unknown) return;
+        ++local.probes;
+        if (p == probe_result::cached) {
+            ++local.probes_cached;
+        } else {
+            adaptive->paid();
+        }
     }
 
     // Before the program's own getdents64: io_uring queues task work on the submitting
@@ -1131,7 +1212,9 @@ struct scope_state {
     std::int64_t run(const call& c) noexcept {
         const int saved_errno = errno;
         std::int64_t r = 0;
-        if (!speculating()) {
+        if (dormant) {
+            r = dormant_call(c);
+        } else if (!speculating()) {
             ++local.passthrough_calls;
             if (c.op == op_kind::getdents64 && active) quiesce();
             r = real_call(c);
@@ -1279,5 +1362,7 @@ scope_counters scope::counters() const noexcept {
 }
 
 bool scope::passthrough() const noexcept { return _state->passthrough; }
+
+bool scope::dormant() const noexcept { return _state->dormant; }
 
 }  // namespace keel::iospec

@@ -130,6 +130,8 @@ struct graph_options {
 ///    graph was disabled; generator_errors: generators or decisions that threw.
 ///  - depth: the pre-issue depth now (the adaptive depth learned so far, or the fixed
 ///    one); probes: reads probed for being cached, probes_cached: those found cached.
+///  - dormant_calls: calls a dormant scope passed straight through (it found everything
+///    cached at depth 0 and stopped following the graph; see scope_options::rest_when_cached).
 struct graph_counters {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
@@ -142,6 +144,7 @@ struct graph_counters {
     std::uint64_t depth = 0;
     std::uint64_t probes = 0;
     std::uint64_t probes_cached = 0;
+    std::uint64_t dormant_calls = 0;
 };
 
 /// What a generator (or a branch/loop decision) may look at: the loop iterations at its

@@ -96,34 +96,42 @@ struct op_result {
 };
 
 // Op tags: they type the node handles (node<pread_op>) and name each call's arguments.
+/// The tag of openat nodes.
 struct openat_op {
     static constexpr op_kind kind = op_kind::openat;
     using args = openat_args;
 };
+/// The tag of pread nodes.
 struct pread_op {
     static constexpr op_kind kind = op_kind::pread;
     using args = pread_args;
 };
+/// The tag of pwrite nodes.
 struct pwrite_op {
     static constexpr op_kind kind = op_kind::pwrite;
     using args = pwrite_args;
 };
+/// The tag of fstat nodes.
 struct fstat_op {
     static constexpr op_kind kind = op_kind::fstat;
     using args = fstat_args;
 };
+/// The tag of fstatat nodes.
 struct fstatat_op {
     static constexpr op_kind kind = op_kind::fstatat;
     using args = fstatat_args;
 };
+/// The tag of statx nodes.
 struct statx_op {
     static constexpr op_kind kind = op_kind::statx;
     using args = statx_args;
 };
+/// The tag of close nodes.
 struct close_op {
     static constexpr op_kind kind = op_kind::close;
     using args = close_args;
 };
+/// The tag of getdents64 nodes.
 struct getdents64_op {
     static constexpr op_kind kind = op_kind::getdents64;
     using args = getdents64_args;
@@ -143,6 +151,7 @@ class dirent64_range {
 public:
     explicit dirent64_range(std::span<const std::byte> bytes) noexcept : _bytes(bytes) {}
 
+    /// Walks the records; equal to end() after the last well-formed one.
     class iterator {
     public:
         using value_type = dirent64_view;

@@ -29,6 +29,16 @@ struct scope_options {
     /// the adaptive depth off).
     std::optional<unsigned> depth;
     fd_checks checks = fd_checks::verify;
+    /// With the adaptive depth: once the depth is 0 and no node's recent probes found
+    /// data uncached, the scope goes dormant for the rest of its life: it stops following
+    /// the graph and passes calls straight through, probing one read (or timing one
+    /// metadata call) in probe_interval, so a warm cache costs next to nothing. A probe
+    /// that then finds data uncached raises the graph's learned depth, and the graph's
+    /// next scope pre-issues again; this scope does not. A scope starts dormant when the
+    /// graph learned depth 0. False: the scope keeps matching at depth 0 (a per-call
+    /// cost) so that a cold probe brings pre-issuing back within the scope, which long
+    /// scopes over data whose cache state changes may prefer.
+    bool rest_when_cached = true;
 };
 
 /// What one scope did (the same fields as graph_counters, for this scope only).
@@ -88,6 +98,8 @@ public:
     [[nodiscard]] scope_counters counters() const noexcept;
     /// True once a mismatch (or a disabled graph) made the scope pass every call through.
     [[nodiscard]] bool passthrough() const noexcept;
+    /// True while the scope is dormant (see scope_options::rest_when_cached).
+    [[nodiscard]] bool dormant() const noexcept;
 
 private:
     std::unique_ptr<detail::scope_state> _state;

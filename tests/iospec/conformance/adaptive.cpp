@@ -57,9 +57,9 @@ struct run_result {
     unsigned end_depth = 0;
 };
 
-run_result spec_read_loop(is::graph& g, is::engine& e, int fd) {
+run_result spec_read_loop(is::graph& g, is::engine& e, int fd, is::scope_options options = {}) {
     run_result out;
-    is::scope s(g, e, {fd});
+    is::scope s(g, e, {fd}, options);
     std::vector<unsigned char> buf(block);
     for (std::uint64_t i = 0;; ++i) {
         const ssize_t n = s.pread(fd, buf.data(), block, static_cast<off_t>(i * block));
@@ -108,7 +108,9 @@ TEST_CASE("adaptive depth: a warm-cache read loop ends at depth 0 with identical
             CHECK(c.probes > 0);
             CHECK(c.probes_cached > 0);
             CHECK(c.mismatches == 0);
-            CHECK(c.hits + c.misses == raw_log.lines.size());
+            // Calls after the scope found everything cached pass straight through (dormant).
+            CHECK(c.dormant_calls > 0);
+            CHECK(c.hits + c.misses + c.dormant_calls == raw_log.lines.size());
             CHECK(e->budget().used() == 0);
 
             // A second scope starts at the learned depth 0 and stays there.
@@ -118,6 +120,7 @@ TEST_CASE("adaptive depth: a warm-cache read loop ends at depth 0 with identical
             CHECK(again.log.lines == raw_log.lines);
             CHECK(again.max_depth == 0);
             CHECK(g.counters().hits == 0);
+            CHECK(g.counters().dormant_calls == raw_log.lines.size());  // dormant from the start
             CHECK(g.counters().probes > 0);
             ::close(fd);
         }
@@ -149,10 +152,23 @@ TEST_CASE("adaptive depth: comes back when the cache goes cold", "[iospec][adapt
                 ::close(fd);
                 return;
             }
-            auto cold = spec_read_loop(g, *e, fd);
+            // A scope that keeps matching at depth 0 comes back within itself.
+            auto cold = spec_read_loop(g, *e, fd, {.depth = std::nullopt, .checks = is::fd_checks::verify, .rest_when_cached = false});
             CHECK(cold.content == bytes);
             CHECK(cold.log.lines == warm.log.lines);
             CHECK(cold.max_depth >= 2);  // a cold probe brought it back and it grew
+
+            // A dormant scope stays dormant, and raises the depth the next scope starts at.
+            REQUIRE(spec_read_loop(g, *e, fd).content == bytes);  // warm again: learns 0
+            REQUIRE(g.counters().depth == 0);
+            REQUIRE(drop_cache(fd, size));
+            auto dormant = spec_read_loop(g, *e, fd);
+            CHECK(dormant.content == bytes);
+            CHECK(g.counters().depth >= 1);
+            REQUIRE(drop_cache(fd, size));
+            auto next = spec_read_loop(g, *e, fd);
+            CHECK(next.content == bytes);
+            CHECK(next.max_depth >= 2);
             ::close(fd);
         }
     }

@@ -11,7 +11,8 @@ import statistics
 import sys
 
 
-def main(path):
+def parse(path):
+    """{mix: {subject: median ns per pair}}; prints the runs that reported an error."""
     with open(path) as f:
         runs = json.load(f)["benchmarks"]
     times = {}
@@ -23,8 +24,11 @@ def main(path):
             continue
         _, mix, subject = b["run_name"].split("/")[:3] if "run_name" in b else b["name"].split("/")[:3]
         times.setdefault(mix, {}).setdefault(subject, []).append(1e9 / b["items_per_second"])
-    for mix, subjects in times.items():
-        med = {s: statistics.median(v) for s, v in subjects.items()}
+    return {mix: {s: statistics.median(v) for s, v in subjects.items()} for mix, subjects in times.items()}
+
+
+def main(path):
+    for mix, med in parse(path).items():
         print(f"\n{mix}: ns per pair, ratio to mimalloc and glibc malloc (< 1: faster)")
         print(f"{'subject':28} {'ns':>9} {'x mimalloc':>11} {'x glibc':>9}")
         for s, t in sorted(med.items(), key=lambda kv: kv[1]):

@@ -12,13 +12,19 @@ import sys
 FIXED = ["tlsf", "buddy", "best_fit", "head_first_best_fit", "first_fit", "next_fit", "worst_fit"]
 
 
+def load(path):
+    """{trace name: {heap: replay row}} from one `keel-alloc replay --json` file."""
+    with open(path) as f:
+        rows = json.load(f)
+    traces = {}
+    for r in rows:
+        traces.setdefault(os.path.basename(r["trace"]).removesuffix(".trace"), {})[r["heap"]] = r
+    return traces
+
+
 def main(paths):
     for path in paths:
-        with open(path) as f:
-            rows = json.load(f)
-        traces = {}
-        for r in rows:
-            traces.setdefault(os.path.basename(r["trace"]).removesuffix(".trace"), {})[r["heap"]] = r
+        traces = load(path)
         heaps = [h for h in FIXED + ["adaptive"] if any(h in t for t in traces.values())]
         print(f"\n{os.path.basename(path)}: J&W #4 (peak heap / peak live)")
         print("| trace | " + " | ".join(heaps) + " | best fixed | adaptive / best |")

@@ -28,6 +28,7 @@ public:
     using propagate_on_container_swap = std::true_type;
     using is_always_equal = std::false_type;
 
+    /// The same allocator for another type, on the same heap.
     template <class U>
     struct rebind {
         using other = heap_allocator<U, Heap>;

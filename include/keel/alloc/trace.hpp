@@ -43,6 +43,7 @@ private:
 ///    holding min(old size, size) bytes of the old block (default alignment).
 /// `align` is default_alignment (16) for malloc-like allocations.
 struct trace_op {
+    /// What the operation does.
     enum class kind : std::uint8_t { allocate, free, reallocate };
 
     std::uint64_t size = 0;

@@ -47,7 +47,7 @@ public:
 
     /// Uses `huge_page_size` bytes per page (0: the default, Hugepagesize in /proc/meminfo).
     /// Throws std::invalid_argument when the size is not a power of two or the kernel
-    /// has no such size (/sys/kernel/mm/hugepages/hugepages-<kB>kB missing).
+    /// has no such size (`/sys/kernel/mm/hugepages/hugepages-<kB>kB` missing).
     explicit hugetlb_memory(std::size_t huge_page_size = 0);
 
     /// Maps n bytes rounded up to the huge page size. Errors: invalid_argument

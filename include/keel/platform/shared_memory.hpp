@@ -36,7 +36,7 @@ constexpr bool has_seals(memfd_seal set, memfd_seal wanted) noexcept { return (s
 
 /// Options for memfd_memory. Plain data.
 struct memfd_options {
-    std::string debug_name = "keel";  ///< shown in /proc/<pid>/maps as /memfd:<name>; at most 249 bytes
+    std::string debug_name = "keel";  ///< shown in `/proc/<pid>/maps` as `/memfd:<name>`; at most 249 bytes
 };
 
 /// What memfd_memory::attach() demands of a memfd received from a peer. Plain data.

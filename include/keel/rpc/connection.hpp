@@ -53,6 +53,7 @@ struct pollable {
 /// Cost: peer_alive() is one poll() system call with timeout 0.
 class connection {
 public:
+    /// Which end of the connection this object is.
     enum class side { server, client };
 
     connection() noexcept = default;

@@ -57,6 +57,7 @@ public:
     using size_type = std::size_t;
     using difference_type = std::ptrdiff_t;
 
+    /// The same allocator for another type, on the same shared heap.
     template <class U>
     struct rebind {
         using other = shm_allocator<U>;

@@ -76,5 +76,7 @@ inline error_code fail(errc e, std::string text) { return fail(make_error_code(e
 
 }  // namespace keel::rpc
 
+/// \cond
 template <>
 struct boost::system::is_error_code_enum<keel::rpc::errc> : std::true_type {};
+/// \endcond

@@ -111,6 +111,7 @@ void encode_arguments([[maybe_unused]] std::byte* in, std::index_sequence<I...>,
 template <fixed_string Name, class Signature, safety_mode Safety = safety_mode::relaxed>
 struct method;
 
+/// The method `R Name(Args...)`: its argument and result types, wire sizes and hash.
 template <fixed_string Name, class R, class... Args, safety_mode Safety>
 struct method<Name, R(Args...), Safety> {
     static_assert(Name.view().size() > 0, "keel::rpc::method: the name must not be empty");

@@ -215,7 +215,7 @@ public:
     };
 
     /// A fresh memfd of n bytes, mapped read-write (n == 0: nothing mapped).
-    /// `debug_name` appears in /proc/<pid>/maps as /memfd:<name>. Errors: the errno of
+    /// `debug_name` appears in `/proc/<pid>/maps` as `/memfd:<name>`. Errors: the errno of
     /// memfd_create / ftruncate / mmap (nothing is left open).
     [[nodiscard]] static result<writer> create(std::size_t n, std::string_view debug_name = "keel-rpc-sealed") noexcept;
 

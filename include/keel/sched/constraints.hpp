@@ -139,6 +139,7 @@ enum class solve_status {
     failed,       ///< the solver stopped without a proof, or its answer failed the exact check
 };
 
+/// What maximize_weighted_wcet found: its status and, when optimal, the WCETs.
 struct solve_result {
     solve_status status = solve_status::failed;
     std::vector<std::int64_t> wcet;  ///< one per free variable (optimal only)

@@ -86,6 +86,7 @@ using spin_levels = std::vector<std::vector<std::int64_t>>;
 /// PWLP's levels: every task spins at its own priority. O(n * resources).
 [[nodiscard]] spin_levels pwlp_levels(const spin_system& system);
 
+/// The spin-lock analysis to run: MSRP, PWLP or FRAP.
 enum class spin_protocol : unsigned char { msrp, pwlp, frap };
 
 /// The verdict for one task, with its evidence.

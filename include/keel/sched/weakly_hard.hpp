@@ -8,9 +8,9 @@
 /// Conventions (exact):
 /// - A weakly-hard constraint (m, K) means: in ANY window of K consecutive jobs of the
 ///   task, at most m jobs miss their deadline (Bernat, Burns & Llamosí 2001 write this
-///   \overline{(m, K)}; it is NOT Hamdaoui & Ramanathan's "(m,k)-firm", which counts
+///   `\overline{(m, K)}`; it is NOT Hamdaoui & Ramanathan's "(m,k)-firm", which counts
 ///   deadlines MET). 0 <= m <= K, K >= 1; m = K constrains nothing; m = 0 is hard.
-/// - "At most m consecutive misses" (Bernat's \overline{<m>}) is the same as (m, m + 1).
+/// - "At most m consecutive misses" (Bernat's `\overline{<m>}`) is the same as (m, m + 1).
 /// - A job that misses its deadline is aborted at that deadline (the usual weakly-hard
 ///   execution model, and the analysis relies on it).
 /// - Scheduler: a job released while its task has already missed `tolerable` deadlines

@@ -451,8 +451,8 @@ struct scope_state {
         ++local.probes;
         node_probes& np = probes_by_node[node];
         const bool was_cold = np.cold_history != 0;
-        np.cold_history = static_cast<std::uint8_t>(((np.cold_history << 1U) | (p == probe_result::cold ? 1U : 0U)) &
-                                                    probe_history_mask);
+        const unsigned history = (static_cast<unsigned>(np.cold_history) << 1U) | (p == probe_result::cold ? 1U : 0U);
+        np.cold_history = static_cast<std::uint8_t>(history & probe_history_mask);
         const bool is_cold = np.cold_history != 0;
         if (is_cold && !was_cold) ++recently_cold_nodes;
         if (!is_cold && was_cold) --recently_cold_nodes;

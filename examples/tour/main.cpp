@@ -24,6 +24,7 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: keel-tour [--scale X] [--only COMPONENT[,...]] [--report DIR] [--work-dir DIR]\n"
+    "                [--data DIR]\n"
     "       keel-tour --list\n"
     "  Shows, component by component, what keel does and what it buys: each section\n"
     "  measures keel next to the baseline a program would otherwise use, on data it\n"
@@ -33,6 +34,8 @@ constexpr std::string_view usage =
     "  --report DIR     also writes DIR/index.html (self-contained) and DIR/tour.json\n"
     "  --work-dir DIR   scratch files go under DIR (default: /var/tmp or the current\n"
     "                   directory, whichever is not a tmpfs)\n"
+    "  --data DIR       the shipped inputs (task set, allocation trace); default: the\n"
+    "                   source tree's examples/data\n"
     "  --list           prints the components and exits\n"
     "  Exit status: 0 when every section ran, 1 when one failed, 2 on bad usage.\n";
 
@@ -79,6 +82,8 @@ command_line parse(int argc, char** argv) {
             cl.options.report_dir = value_of(i);
         } else if (arg == "--work-dir") {
             cl.work_parent = value_of(i);
+        } else if (arg == "--data") {
+            cl.options.data_dir = value_of(i);
         } else if (arg == "--only") {
             std::string list = value_of(i);
             std::size_t start = 0;
@@ -177,6 +182,9 @@ int run_tour(command_line cl) {
         if (cl.only.empty() || cl.only.count(s.component) != 0) chosen.push_back(std::move(s));
     }
 
+    if (std::error_code ec; !std::filesystem::is_directory(cl.options.data_dir, ec))
+        usage_error("the data directory '" + cl.options.data_dir.string() +
+                    "' is missing (give the shipped examples/data with --data DIR)");
     cl.options.work_dir = make_work_dir(cl.work_parent);
     keel_tour::console_progress progress;
     progress.print("keel-tour: scale " + keel_tour::format_number(cl.options.scale) + ", " +

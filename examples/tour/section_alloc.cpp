@@ -79,7 +79,7 @@ const keel::alloc::replay_result& median_round(std::vector<keel::alloc::replay_r
 keel_tour::section_result run(const keel_tour::options& options, keel_tour::progress& progress) {
     keel_tour::section_result result;
     progress.step("loading the sqlite3 allocation trace");
-    const auto path = std::filesystem::path(KEEL_TOUR_DATA_DIR) / "sqlite_session.trace";
+    const auto path = options.data_dir / "sqlite_session.trace";
     const auto trace = keel::alloc::load_trace(path);
     const auto summary = keel::alloc::summarize(trace);
     result.lines.push_back(

@@ -121,7 +121,7 @@ keel_tour::section_result run(const keel_tour::options& options, keel_tour::prog
     keel_tour::section_result result;
     progress.step("reading the engine-control task set");
     auto file =
-        read_task_file(std::filesystem::path(KEEL_TOUR_DATA_DIR) / "engine_control_tasks.txt");
+        read_task_file(options.data_dir / "engine_control_tasks.txt");
     auto order = keel::sched::rate_monotonic(file.set.tasks);
     auto by_priority = keel::sched::apply_priority_order(file.set.tasks, order);
     const std::size_t n = by_priority.size();

@@ -19,6 +19,9 @@ struct options {
     double scale = 1.0;
     /// A scratch directory on a disk (not tmpfs), created and removed by main.
     std::filesystem::path work_dir;
+    /// The shipped inputs (the task set, the recorded allocation trace): examples/data
+    /// of the source tree unless --data names another copy.
+    std::filesystem::path data_dir = KEEL_TOUR_DATA_DIR;
     /// Where the HTML report goes; empty: no report.
     std::filesystem::path report_dir;
     /// The program itself (argv[0] resolved): sections that need a second process

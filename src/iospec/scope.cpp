@@ -292,6 +292,11 @@ constexpr bool metadata_call(op_kind k) noexcept {
            k == op_kind::getdents64;
 }
 
+// Metadata calls whose time says whether their inodes and dentries were cached. Not
+// getdents64: its time grows with the entries it returns (a cached batch of a hundred
+// names takes longer than metadata_cached_ns), so timing it reads a warm walk as cold.
+constexpr bool timed_probe_call(op_kind k) noexcept { return metadata_call(k) && k != op_kind::getdents64; }
+
 // Whether every page of [offset, offset + length) of fd is in the page cache, by mapping
 // the range and asking mincore (for file systems that refuse RWF_NOWAIT). At most the
 // first 1 MiB is looked at.
@@ -770,7 +775,7 @@ struct scope_state {
             instance& in = *path[k];
             if (in.state == inst_state::pending) evaluate(in, k);
             if (!issuable(k)) continue;
-            if (adaptive && metadata_call(in.op)) {
+            if (adaptive && timed_probe_call(in.op)) {
                 // One metadata call in probe_interval is left to the program and timed.
                 if (!in.probe_checked) {
                     in.probe_checked = true;
@@ -1129,7 +1134,7 @@ struct scope_state {
             signal(p, in->node);
             in->probed = p != probe_result::unknown;
             r = p == probe_result::cached && n > 0 ? n : real_call(c);
-        } else if (adaptive && metadata_call(c.op) &&
+        } else if (adaptive && timed_probe_call(c.op) &&
                    (in->timed_probe || (adaptive->depth() == 0 && probe_due(in->node)))) {
             signal(timed_call(c, &r), in->node);
             in->probed = true;
@@ -1172,21 +1177,35 @@ struct scope_state {
     // with RWF_NOWAIT (cached: that is its result) and one metadata call in
     // probe_interval timed. Data found uncached raises the depth the graph's next scope
     // starts at; this one stays dormant (it no longer knows where it is in the graph).
+    // scope::pread, fstat, fstatat and statx make the calls between two probes directly
+    // (scope::direct), so one of theirs that reaches here is always probed.
     std::int64_t dormant_call(const call& c) noexcept {
         ++local.dormant_calls;
         if (c.op == op_kind::getdents64) quiesce();
-        if (c.op == op_kind::pread && adaptive->probe_due()) {
+        const bool due = direct_op(c.op) || (timed_probe_call(c.op) && adaptive->probe_due());
+        if (c.op == op_kind::pread && due) {
             std::int64_t n = 0;
             const probe_result p = probe_read(c.fd, c.out, c.length, c.offset, &n);
             dormant_signal(p);
             return p == probe_result::cached && n > 0 ? n : real_call(c);
         }
-        if (metadata_call(c.op) && adaptive->probe_due()) {
+        if (timed_probe_call(c.op) && due) {
             std::int64_t r = 0;
             dormant_signal(timed_call(c, &r));
             return r;
         }
         return real_call(c);
+    }
+
+    [[nodiscard]] static bool direct_op(op_kind op) noexcept {
+        return op == op_kind::pread || op == op_kind::fstat || op == op_kind::fstatat || op == op_kind::statx;
+    }
+
+    // How many of scope::direct's calls may follow before the next is probed: while
+    // dormant, probe_interval - 1; otherwise none (every call is matched).
+    [[nodiscard]] std::uint32_t direct_calls_until_probe() const noexcept {
+        if (!dormant) return 0;
+        return std::max(adaptive->options().probe_interval, 1U) - 1;
     }
 
     void dormant_signal(probe_result p) noexcept {
@@ -1264,7 +1283,9 @@ scope::scope(const graph& g, engine& e, scope_options options)
 scope::scope(const graph& g, engine& e, std::initializer_list<int> pinned, scope_options options)
     : _state(std::make_unique<detail::scope_state>(g, &e, options, pinned)) {}
 
-scope::~scope() = default;
+scope::~scope() { _state->local.dormant_calls += _direct_calls; }
+
+void scope::after_call() noexcept { _direct_calls_left = _state->direct_calls_until_probe(); }
 
 bool scope::pin(int fd) noexcept {
     auto& s = *_state;
@@ -1290,14 +1311,16 @@ int scope::openat(int dirfd, const char* path, int flags, mode_t mode) noexcept 
     return static_cast<int>(_state->run(c));
 }
 
-ssize_t scope::pread(int fd, void* buffer, std::size_t length, off_t offset) noexcept {
+ssize_t scope::pread_through_state(int fd, void* buffer, std::size_t length, off_t offset) noexcept {
     detail::call c;
     c.op = op_kind::pread;
     c.fd = fd;
     c.out = buffer;
     c.length = length;
     c.offset = static_cast<std::uint64_t>(offset);
-    return static_cast<ssize_t>(_state->run(c));
+    const auto r = static_cast<ssize_t>(_state->run(c));
+    after_call();
+    return r;
 }
 
 ssize_t scope::pwrite(int fd, const void* buffer, std::size_t length, off_t offset) noexcept {
@@ -1310,25 +1333,29 @@ ssize_t scope::pwrite(int fd, const void* buffer, std::size_t length, off_t offs
     return static_cast<ssize_t>(_state->run(c));
 }
 
-int scope::fstat(int fd, struct ::stat* out) noexcept {
+int scope::fstat_through_state(int fd, struct ::stat* out) noexcept {
     detail::call c;
     c.op = op_kind::fstat;
     c.fd = fd;
     c.st = out;
-    return static_cast<int>(_state->run(c));
+    const auto r = static_cast<int>(_state->run(c));
+    after_call();
+    return r;
 }
 
-int scope::fstatat(int dirfd, const char* path, struct ::stat* out, int flags) noexcept {
+int scope::fstatat_through_state(int dirfd, const char* path, struct ::stat* out, int flags) noexcept {
     detail::call c;
     c.op = op_kind::fstatat;
     c.fd = dirfd;
     c.path = path;
     c.st = out;
     c.flags = flags;
-    return static_cast<int>(_state->run(c));
+    const auto r = static_cast<int>(_state->run(c));
+    after_call();
+    return r;
 }
 
-int scope::statx(int dirfd, const char* path, int flags, unsigned mask, struct ::statx* out) noexcept {
+int scope::statx_through_state(int dirfd, const char* path, int flags, unsigned mask, struct ::statx* out) noexcept {
     detail::call c;
     c.op = op_kind::statx;
     c.fd = dirfd;
@@ -1336,7 +1363,9 @@ int scope::statx(int dirfd, const char* path, int flags, unsigned mask, struct :
     c.flags = flags;
     c.mode = mask;
     c.stx = out;
-    return static_cast<int>(_state->run(c));
+    const auto r = static_cast<int>(_state->run(c));
+    after_call();
+    return r;
 }
 
 int scope::close(int fd) noexcept {
@@ -1357,6 +1386,7 @@ ssize_t scope::getdents64(int fd, void* buffer, std::size_t length) noexcept {
 
 scope_counters scope::counters() const noexcept {
     scope_counters c = _state->local;
+    c.dormant_calls += _direct_calls;
     c.depth = _state->depth();
     return c;
 }

@@ -3,8 +3,10 @@
 #include <keel/iospec/engine.hpp>
 #include <keel/iospec/graph.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -86,11 +88,23 @@ public:
     bool pin(int fd) noexcept;
 
     int openat(int dirfd, const char* path, int flags, mode_t mode = 0) noexcept;
-    ssize_t pread(int fd, void* buffer, std::size_t length, off_t offset) noexcept;
+    ssize_t pread(int fd, void* buffer, std::size_t length, off_t offset) noexcept {
+        if (_direct_calls_left != 0) return direct(), ::pread(fd, buffer, length, offset);
+        return pread_through_state(fd, buffer, length, offset);
+    }
     ssize_t pwrite(int fd, const void* buffer, std::size_t length, off_t offset) noexcept;
-    int fstat(int fd, struct ::stat* out) noexcept;
-    int fstatat(int dirfd, const char* path, struct ::stat* out, int flags) noexcept;
-    int statx(int dirfd, const char* path, int flags, unsigned mask, struct ::statx* out) noexcept;
+    int fstat(int fd, struct ::stat* out) noexcept {
+        if (_direct_calls_left != 0) return direct(), ::fstat(fd, out);
+        return fstat_through_state(fd, out);
+    }
+    int fstatat(int dirfd, const char* path, struct ::stat* out, int flags) noexcept {
+        if (_direct_calls_left != 0) return direct(), ::fstatat(dirfd, path, out, flags);
+        return fstatat_through_state(dirfd, path, out, flags);
+    }
+    int statx(int dirfd, const char* path, int flags, unsigned mask, struct ::statx* out) noexcept {
+        if (_direct_calls_left != 0) return direct(), ::statx(dirfd, path, flags, mask, out);
+        return statx_through_state(dirfd, path, flags, mask, out);
+    }
     int close(int fd) noexcept;
     ssize_t getdents64(int fd, void* buffer, std::size_t length) noexcept;
 
@@ -102,7 +116,22 @@ public:
     [[nodiscard]] bool dormant() const noexcept;
 
 private:
+    ssize_t pread_through_state(int fd, void* buffer, std::size_t length, off_t offset) noexcept;
+    int fstat_through_state(int fd, struct ::stat* out) noexcept;
+    int fstatat_through_state(int dirfd, const char* path, struct ::stat* out, int flags) noexcept;
+    int statx_through_state(int dirfd, const char* path, int flags, unsigned mask, struct ::statx* out) noexcept;
+    void after_call() noexcept;
+    void direct() noexcept {
+        --_direct_calls_left;
+        ++_direct_calls;
+    }
+
     std::unique_ptr<detail::scope_state> _state;
+    // While dormant, the reads and stat calls between two probes go straight to the
+    // kernel from here, inline: a warm cache then costs a branch per call, not a call
+    // into the library (docs/iospec.md, "Dormant scopes").
+    std::uint32_t _direct_calls_left = 0;
+    std::uint64_t _direct_calls = 0;
 };
 
 }  // namespace keel::iospec

@@ -121,10 +121,72 @@ TEST_CASE("adaptive depth: a warm-cache read loop ends at depth 0 with identical
             CHECK(again.max_depth == 0);
             CHECK(g.counters().hits == 0);
             CHECK(g.counters().dormant_calls == raw_log.lines.size());  // dormant from the start
-            CHECK(g.counters().probes > 0);
+            // One read in probe_interval is probed (the last, short, read says nothing).
+            const auto interval = g.options().adaptive.probe_interval;
+            CHECK(g.counters().probes + 1 >= raw_log.lines.size() / interval);
+            CHECK(g.counters().probes <= (raw_log.lines.size() + interval - 1) / interval);
             ::close(fd);
         }
     }
+}
+
+TEST_CASE("adaptive depth: a dormant scope's calls return exactly what the system calls do", "[iospec][adaptive]") {
+    keel::test::temp_dir dir;
+    std::mt19937_64 rng(11);
+    const std::size_t size = 40 * block + 7;
+    write_file(dir.file("f"), random_bytes(rng, size));
+    const int fd = open_or_throw(dir.file("f"), O_RDONLY);
+    raw_io raw;
+    call_log warm_log;
+    (void)read_loop(raw, fd, block, warm_log);
+    if (!all_resident(fd, size)) {
+        WARN("the file is not fully cached after reading it; skipping");
+        ::close(fd);
+        return;
+    }
+    auto e = engines().front().make();
+    auto g = read_loop_graph(fd, block, 1 << 20);
+    (void)spec_read_loop(g, *e, fd);  // learns depth 0
+    REQUIRE(g.counters().depth == 0);
+
+    is::scope s(g, *e, {fd});
+    REQUIRE(s.dormant());
+    std::vector<unsigned char> a(block), b(block);
+    // Enough rounds that every call kind runs both between probes and as a probe.
+    for (std::size_t round = 0; round < 3 * 8; ++round) {
+        const std::size_t offset = round % 3 == 0 ? size - 3 : (round % 3 == 1 ? size + block : round * 100);
+        const auto at = static_cast<off_t>(offset);
+        errno = 12345;
+        const ssize_t want = ::pread(fd, a.data(), block, at);
+        const int want_errno = errno;
+        errno = 12345;
+        const ssize_t got = s.pread(fd, b.data(), block, at);
+        CHECK(got == want);
+        CHECK(errno == want_errno);  // untouched on success, as the system call leaves it
+        if (got > 0) CHECK(std::equal(a.begin(), a.begin() + got, b.begin()));
+
+        errno = 0;
+        CHECK(s.pread(-1, b.data(), block, 0) == -1);
+        CHECK(errno == EBADF);
+        struct ::stat st_raw {}, st {};
+        REQUIRE(::fstat(fd, &st_raw) == 0);
+        CHECK(s.fstat(fd, &st) == 0);
+        CHECK(st.st_ino == st_raw.st_ino);
+        CHECK(st.st_size == st_raw.st_size);
+        errno = 0;
+        CHECK(s.fstatat(AT_FDCWD, dir.file("missing").c_str(), &st, 0) == -1);
+        CHECK(errno == ENOENT);
+        CHECK(s.fstatat(AT_FDCWD, dir.file("f").c_str(), &st, 0) == 0);
+        CHECK(st.st_ino == st_raw.st_ino);
+        struct ::statx stx {};
+        CHECK(s.statx(AT_FDCWD, dir.file("f").c_str(), 0, STATX_SIZE, &stx) == 0);
+        CHECK(stx.stx_size == static_cast<std::uint64_t>(size));
+    }
+    CHECK(s.dormant());
+    CHECK(s.counters().dormant_calls == 3 * 8 * 6);
+    CHECK(s.counters().hits == 0);
+    CHECK(s.counters().mismatches == 0);
+    ::close(fd);
 }
 
 TEST_CASE("adaptive depth: comes back when the cache goes cold", "[iospec][adaptive]") {

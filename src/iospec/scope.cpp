@@ -353,6 +353,7 @@ struct scope_state {
     bool mismatched = false;
     bool rest_when_cached = true;
     bool dormant = false;      // everything was cached at depth 0: calls go straight through
+    std::uint32_t dormant_other_calls = 0;  // dormant timed-probe calls that scope::direct cannot make
 
     // Probes are scheduled and remembered per node: in a graph that reads both cached
     // pages (a tree's root, an index block) and uncached ones, a probe landing on the
@@ -1173,16 +1174,18 @@ struct scope_state {
                                                                                                : probe_result::cold;
     }
 
-    // A dormant scope's call: straight through, with one read in probe_interval made
-    // with RWF_NOWAIT (cached: that is its result) and one metadata call in
-    // probe_interval timed. Data found uncached raises the depth the graph's next scope
-    // starts at; this one stays dormant (it no longer knows where it is in the graph).
-    // scope::pread, fstat, fstatat and statx make the calls between two probes directly
-    // (scope::direct), so one of theirs that reaches here is always probed.
+    // A dormant scope's call: straight through, with one read in dormant_probe_interval
+    // made with RWF_NOWAIT (cached: that is its result) and one metadata call in
+    // dormant_probe_interval timed. Data found uncached raises the depth the graph's next
+    // scope starts at; this one stays dormant (it no longer knows where it is in the
+    // graph). scope::pread, fstat, fstatat and statx make the calls between two probes
+    // directly (scope::direct), so one of theirs that reaches here is always probed.
     std::int64_t dormant_call(const call& c) noexcept {
         ++local.dormant_calls;
         if (c.op == op_kind::getdents64) quiesce();
-        const bool due = direct_op(c.op) || (timed_probe_call(c.op) && adaptive->probe_due());
+        const bool due =
+            direct_op(c.op) || (timed_probe_call(c.op) &&
+                                dormant_other_calls++ % std::max(adaptive->options().dormant_probe_interval, 1U) == 0);
         if (c.op == op_kind::pread && due) {
             std::int64_t n = 0;
             const probe_result p = probe_read(c.fd, c.out, c.length, c.offset, &n);
@@ -1202,10 +1205,10 @@ struct scope_state {
     }
 
     // How many of scope::direct's calls may follow before the next is probed: while
-    // dormant, probe_interval - 1; otherwise none (every call is matched).
+    // dormant, dormant_probe_interval - 1; otherwise none (every call is matched).
     [[nodiscard]] std::uint32_t direct_calls_until_probe() const noexcept {
         if (!dormant) return 0;
-        return std::max(adaptive->options().probe_interval, 1U) - 1;
+        return std::max(adaptive->options().dormant_probe_interval, 1U) - 1;
     }
 
     void dormant_signal(probe_result p) noexcept {

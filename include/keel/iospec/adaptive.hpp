@@ -21,6 +21,11 @@ struct adaptive_options {
     /// probe_interval is not pre-issued but made by the program and timed; one that
     /// returns within this many nanoseconds found its metadata cached.
     std::uint64_t metadata_cached_ns = 20'000;
+    /// A dormant scope (scope_options::rest_when_cached) probes its first read and then
+    /// one in this many (and times one metadata call in this many): its probes only tell
+    /// the graph's next scope whether to speculate again, and each one costs a trip
+    /// through the library that the calls between probes skip. 1 probes every call.
+    unsigned dormant_probe_interval = 64;
 };
 
 /// The adaptive pre-issue depth: grows quickly while speculation pays, decays slowly

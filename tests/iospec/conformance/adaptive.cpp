@@ -121,8 +121,8 @@ TEST_CASE("adaptive depth: a warm-cache read loop ends at depth 0 with identical
             CHECK(again.max_depth == 0);
             CHECK(g.counters().hits == 0);
             CHECK(g.counters().dormant_calls == raw_log.lines.size());  // dormant from the start
-            // One read in probe_interval is probed (the last, short, read says nothing).
-            const auto interval = g.options().adaptive.probe_interval;
+            // One read in dormant_probe_interval is probed (the last, short, read says nothing).
+            const auto interval = g.options().adaptive.dormant_probe_interval;
             CHECK(g.counters().probes + 1 >= raw_log.lines.size() / interval);
             CHECK(g.counters().probes <= (raw_log.lines.size() + interval - 1) / interval);
             ::close(fd);
@@ -145,14 +145,17 @@ TEST_CASE("adaptive depth: a dormant scope's calls return exactly what the syste
         return;
     }
     auto e = engines().front().make();
-    auto g = read_loop_graph(fd, block, 1 << 20);
+    is::graph_options options;
+    options.adaptive.dormant_probe_interval = 4;  // every call kind runs both ways below
+    auto g = read_loop_graph(fd, block, 1 << 20, options);
     (void)spec_read_loop(g, *e, fd);  // learns depth 0
     REQUIRE(g.counters().depth == 0);
 
     is::scope s(g, *e, {fd});
     REQUIRE(s.dormant());
     std::vector<unsigned char> a(block), b(block);
-    // Enough rounds that every call kind runs both between probes and as a probe.
+    // Six calls a round, a probe every fourth call: each kind runs both between probes and
+    // as a probe.
     for (std::size_t round = 0; round < 3 * 8; ++round) {
         const std::size_t offset = round % 3 == 0 ? size - 3 : (round % 3 == 1 ? size + block : round * 100);
         const auto at = static_cast<off_t>(offset);

@@ -29,7 +29,7 @@ constexpr std::string_view usage =
     "  Shows, component by component, what keel does and what it buys: each section\n"
     "  measures keel next to the baseline a program would otherwise use, on data it\n"
     "  generates or ships, and the run ends with one summary table.\n"
-    "  --scale X        multiplies the work (default 1: about two minutes on 2 cores)\n"
+    "  --scale X        multiplies the work (default 1: under a minute on 2 cores)\n"
     "  --only LIST      runs only these components (comma-separated; see --list)\n"
     "  --report DIR     also writes DIR/index.html (self-contained) and DIR/tour.json\n"
     "  --work-dir DIR   scratch files go under DIR (default: /var/tmp or the current\n"

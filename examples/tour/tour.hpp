@@ -15,7 +15,7 @@ namespace keel_tour {
 
 /// What the whole tour was asked for (command line).
 struct options {
-    /// Multiplies the work of every section (1.0: about two minutes on 2 cores).
+    /// Multiplies the work of every section (1.0: under a minute on a quiet 2-core machine).
     double scale = 1.0;
     /// A scratch directory on a disk (not tmpfs), created and removed by main.
     std::filesystem::path work_dir;

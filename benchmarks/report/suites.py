@@ -3,6 +3,7 @@ it leaves, which plots are drawn from it and which of benchmarks/*/ ratio script
 its tables. Parsing of the per-benchmark names reuses those scripts where they have it."""
 import importlib.util
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,15 @@ def existing_script(relative):
     return sys.modules[name]
 
 
+def threads_above_filter(binary, max_threads):
+    """A Google Benchmark filter (a leading '-' excludes) that leaves out the binary's cases
+    named .../threads:K with K above max_threads; None when it has none."""
+    listed = subprocess.run([str(binary), "--benchmark_list_tests"], capture_output=True, text=True, check=True)
+    counts = sorted({int(m.group(1)) for m in re.finditer(r"/threads:(\d+)$", listed.stdout, re.MULTILINE)
+                     if int(m.group(1)) > max_threads})
+    return f"-/threads:({'|'.join(map(str, counts))})$" if counts else None
+
+
 class Suite:
     """One Google Benchmark binary whose JSON goes to <json dir>/<binary name>.json."""
 
@@ -41,12 +51,17 @@ class Suite:
     def json_files(self):
         return [pathlib.PurePath(self.binary).name + ".json"]
 
-    def run(self, build, json_dir, min_time, log):
-        """Runs the binary; returns the commands it ran, as argv lists."""
+    def run(self, build, json_dir, min_time, log, max_threads=None):
+        """Runs the binary; returns the commands it ran, as argv lists. max_threads: cases
+        named .../threads:K with K above it are left out."""
         out = json_dir / self.json_files()[0]
         argv = [str(build / self.binary), f"--benchmark_out={out}", "--benchmark_out_format=json"]
         if min_time is not None:
             argv.append(f"--benchmark_min_time={min_time}")
+        if max_threads is not None:
+            left_out = threads_above_filter(build / self.binary, max_threads)
+            if left_out:
+                argv.append(f"--benchmark_filter={left_out}")
         log(argv)
         subprocess.run(argv, check=True)
         return [argv]
@@ -79,7 +94,7 @@ class Fragmentation(Suite):
     def json_files(self):
         return ["fragmentation-real.json", "fragmentation-generated.json"]
 
-    def run(self, build, json_dir, min_time, log):
+    def run(self, build, json_dir, min_time, log, max_threads=None):
         # The traces (hundreds of MiB) stay out of the report: only the replay results are kept.
         with tempfile.TemporaryDirectory(prefix="keel-fragmentation-") as work:
             argv = ["sh", str(BENCHMARKS / "alloc/fragmentation.sh"), str(build), work, self.SCALE]

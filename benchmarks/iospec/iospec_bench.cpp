@@ -405,6 +405,36 @@ template <class W, class IO>
     return w.run(io);
 }
 
+// One timed batch of the program, on raw calls or through a scope of `g` (the scope's
+// construction and destruction included); ok is false on a wrong result.
+struct timed_batch {
+    bool ok = false;
+    double seconds = 0;
+    std::size_t reads = 0;
+};
+
+template <class W>
+timed_batch time_serial(W& w) {
+    raw_io io;
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool ok = run_program(w, io);
+    return {ok, since(t0), io.reads};
+}
+
+template <class W>
+timed_batch time_speculative(W& w, const is::graph& g, is::engine& e) {
+    const auto t0 = std::chrono::steady_clock::now();
+    bool ok = false;
+    std::size_t reads = 0;
+    {
+        is::scope s(g, e, {w.fd()});
+        scope_io io{s};
+        ok = run_program(w, io);
+        reads = io.reads;
+    }
+    return {ok, since(t0), reads};
+}
+
 // Before a timed batch: cold drops the file's pages; warm runs the batch once untimed.
 template <class W>
 bool prepare(W& w, bool cold) {
@@ -426,14 +456,11 @@ void serial(benchmark::State& state, bool cold) {
     for (auto _ : state) {
         w.next(rng);
         if (!prepare(w, cold)) return state.SkipWithError("wrong result");
-        raw_io io;
-        const auto t0 = std::chrono::steady_clock::now();
-        const bool ok = run_program(w, io);
-        const double t = since(t0);
-        if (!ok) return state.SkipWithError("wrong result");
-        state.SetIterationTime(t);
-        seconds += t;
-        reads += io.reads;
+        const timed_batch b = time_serial(w);
+        if (!b.ok) return state.SkipWithError("wrong result");
+        state.SetIterationTime(b.seconds);
+        seconds += b.seconds;
+        reads += b.reads;
         ++batches;
     }
     if (batches > 0) g_serial[key_of(W::name, cold)] = seconds / static_cast<double>(batches);
@@ -543,20 +570,11 @@ void speculative(benchmark::State& state, bool cold) {
     for (auto _ : state) {
         w.next(rng);
         if (!prepare(w, cold)) return state.SkipWithError("wrong result");
-        const auto t0 = std::chrono::steady_clock::now();
-        bool ok = false;
-        std::size_t n = 0;
-        {
-            is::scope s(g, e, {w.fd()});
-            scope_io io{s};
-            ok = run_program(w, io);
-            n = io.reads;
-        }
-        const double t = since(t0);
-        if (!ok) return state.SkipWithError("wrong result");
-        state.SetIterationTime(t);
-        seconds += t;
-        reads += n;
+        const timed_batch b = time_speculative(w, g, e);
+        if (!b.ok) return state.SkipWithError("wrong result");
+        state.SetIterationTime(b.seconds);
+        seconds += b.seconds;
+        reads += b.reads;
         ++batches;
     }
     report(state, key_of(W::name, cold), seconds, batches, reads, "reads_per_s");
@@ -583,30 +601,19 @@ void warm_paired(benchmark::State& state) {
     for (auto _ : state) {
         w.next(rng);
         if (!prepare(w, false)) return state.SkipWithError("wrong result");
-        double t_serial = 0, t_spec = 0;
-        for (int half = 0; half < 2; ++half) {
-            if ((half == 0) == (batches % 2 == 0)) {
-                raw_io io;
-                const auto t0 = std::chrono::steady_clock::now();
-                const bool ok = run_program(w, io);
-                t_serial = since(t0);
-                if (!ok) return state.SkipWithError("wrong result");
-                reads += io.reads;
-            } else {
-                const auto t0 = std::chrono::steady_clock::now();
-                bool ok = false;
-                {
-                    is::scope sc(g, e, {w.fd()});
-                    scope_io io{sc};
-                    ok = run_program(w, io);
-                }
-                t_spec = since(t0);
-                if (!ok) return state.SkipWithError("wrong result");
-            }
+        timed_batch raw, spec;
+        if (batches % 2 == 0) {
+            raw = time_serial(w);
+            spec = time_speculative(w, g, e);
+        } else {
+            spec = time_speculative(w, g, e);
+            raw = time_serial(w);
         }
-        state.SetIterationTime(t_spec);
-        serial_seconds += t_serial;
-        spec_seconds += t_spec;
+        if (!raw.ok || !spec.ok) return state.SkipWithError("wrong result");
+        state.SetIterationTime(spec.seconds);
+        serial_seconds += raw.seconds;
+        spec_seconds += spec.seconds;
+        reads += raw.reads;
         ++batches;
     }
     if (spec_seconds <= 0) return;
